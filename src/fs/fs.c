@@ -1,0 +1,490 @@
+/* fs.c: session set-up and the read side (lookup, getattr, read, readdir,
+ * xattrs, statfs).  Reads go straight to an LMDB read transaction. */
+#include "fs/fs_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "quorumfs/error.h"
+#include "quorumfs/limits.h"
+#include "util/log.h"
+
+static void ns_to_timespec(uint64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+void fs_attr_to_stat(const struct fs *fs, const struct qfs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	/* Tools size their writes by st_blksize: one write() of a whole value is
+	 * one atomic change. */
+	st->st_blksize = fs->value_max;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	ns_to_timespec(a->mtime_ns, &st->st_mtim);
+	ns_to_timespec(a->ctime_ns, &st->st_ctim);
+	st->st_atim = st->st_mtim;
+}
+
+void fs_fill_entry(const struct fs *fs, const struct qfs_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof *e);
+	e->ino = a->ino;
+	e->generation = 1; /* inode numbers are never reused */
+	fs_attr_to_stat(fs, a, &e->attr);
+	e->attr_timeout = fs->opt.attr_timeout;
+	e->entry_timeout = fs->opt.entry_timeout;
+}
+
+static void fs_reply_rc(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, qfs_errno(rc));
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* O_TRUNC reaches open(): folded into the first write */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* Every write must reach us (and commit) inside write(): no writeback. */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	conn->max_write = fs->value_max;
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct qfs_attr a;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_lookup(t, parent, name, strlen(name), &a);
+	store_rend(t);
+	if (rc < 0) {
+		if (rc == QFS_ENOENT) {
+			/* A negative entry cached for entry_timeout: a remote create
+			 * invalidates it explicitly. */
+			struct fuse_entry_param e = {.ino = 0, .entry_timeout = fs->opt.entry_timeout};
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		return fs_reply_rc(req, rc);
+	}
+	struct fuse_entry_param e;
+	fs_fill_entry(fs, &a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Inodes live in the store and are never reused: nothing to count. */
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct qfs_attr a;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_getattr(t, ino, &a);
+	store_rend(t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	struct stat st;
+	fs_attr_to_stat(fs, &a, &st);
+	fuse_reply_attr(req, &st, fs->opt.attr_timeout);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct qfs_attr a;
+	const void *data;
+	size_t len;
+	char buf[QFS_SYMLINK_MAX + 1];
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_getattr(t, ino, &a);
+	if (rc == 0 && !S_ISLNK(a.mode))
+		rc = QFS_EINVAL;
+	if (rc == 0)
+		rc = store_read(t, ino, 0, QFS_SYMLINK_MAX, &data, &len);
+	if (rc == 0) {
+		memcpy(buf, data, len);
+		buf[len] = '\0';
+	}
+	store_rend(t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	fuse_reply_readlink(req, buf);
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct qfs_attr a;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_getattr(t, ino, &a);
+	store_rend(t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	if (S_ISDIR(a.mode))
+		return (void)fuse_reply_err(req, EISDIR);
+	struct fs_handle *h = calloc(1, sizeof *h);
+	if (!h)
+		return (void)fuse_reply_err(req, ENOMEM);
+	h->ino = ino;
+	int acc = fi->flags & O_ACCMODE;
+	/* Truncating an empty value changes nothing: no commit needed. */
+	atomic_init(&h->trunc_pending, (fi->flags & O_TRUNC) && acc != O_RDONLY && a.size > 0);
+	h->append = (fi->flags & O_APPEND) != 0;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Appends land wherever the end is at commit time, which the kernel
+	 * cannot predict: bypass the page cache for such handles. */
+	fi->direct_io = h->append;
+	fi->keep_cache = !h->append && !atomic_load(&h->trunc_pending) && fs_cache_keep(fs, &a);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		free(h); /* interrupted: no release will come */
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	if (h && atomic_load(&h->trunc_pending))
+		return (void)fuse_reply_buf(req, NULL, 0); /* truncated, not yet committed */
+	struct store_rtxn *t;
+	const void *data;
+	size_t len;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_read(t, ino, (uint64_t)off, size, &data, &len);
+	if (rc == 0)
+		fuse_reply_buf(req, data, len); /* copied out before the txn ends */
+	store_rend(t);
+	if (rc < 0)
+		fs_reply_rc(req, rc);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	/* Every change returned only once durable: nothing left to sync. */
+	fuse_reply_err(req, 0);
+}
+
+/* A directory listing taken at opendir: offsets index into it, so a
+ * concurrent change never makes readdir skip or repeat a name. */
+struct fs_dir {
+	size_t n, cap;
+	struct fs_dirent {
+		char *name;
+		struct qfs_attr attr;
+	} *ents;
+};
+
+static int fs_dir_add(struct fs_dir *d, const char *name, size_t len, const struct qfs_attr *a)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct fs_dirent *e = realloc(d->ents, cap * sizeof *e);
+		if (!e)
+			return QFS_ENOMEM;
+		d->ents = e;
+		d->cap = cap;
+	}
+	char *copy = strndup(name, len);
+	if (!copy)
+		return QFS_ENOMEM;
+	d->ents[d->n].name = copy;
+	d->ents[d->n].attr = *a;
+	d->n++;
+	return 0;
+}
+
+static int fs_dir_collect(void *ctx, const char *name, size_t len, const struct qfs_attr *a)
+{
+	return fs_dir_add(ctx, name, len, a); /* QFS_ENOMEM stops the listing */
+}
+
+static void fs_dir_free(struct fs_dir *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->ents[i].name);
+	free(d->ents);
+	free(d);
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_dir *d = calloc(1, sizeof *d);
+	struct store_rtxn *t;
+	struct qfs_attr self, parent;
+	if (!d)
+		return (void)fuse_reply_err(req, ENOMEM);
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0) {
+		free(d);
+		return fs_reply_rc(req, rc);
+	}
+	rc = store_getattr(t, ino, &self);
+	if (rc == 0 && !S_ISDIR(self.mode))
+		rc = QFS_ENOTDIR;
+	if (rc == 0)
+		rc = store_getattr(t, self.parent, &parent);
+	if (rc == 0)
+		rc = fs_dir_add(d, ".", 1, &self);
+	if (rc == 0)
+		rc = fs_dir_add(d, "..", 2, &parent);
+	if (rc == 0)
+		rc = store_readdir(t, ino, NULL, 0, fs_dir_collect, d);
+	store_rend(t);
+	if (rc < 0) {
+		fs_dir_free(d);
+		return fs_reply_rc(req, rc);
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_dir_free(d);
+}
+
+static void fs_readdir_common(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
+			      bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+		struct fs_dirent *de = &d->ents[i];
+		size_t need;
+		if (plus) {
+			struct fuse_entry_param e;
+			fs_fill_entry(fs, &de->attr, &e);
+			need = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e,
+						      (off_t)(i + 1));
+		} else {
+			struct stat st = {.st_ino = de->attr.ino, .st_mode = de->attr.mode};
+			need = fuse_add_direntry(req, buf + used, size - used, de->name, &st,
+						 (off_t)(i + 1));
+		}
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	fs_readdir_common(req, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			      struct fuse_file_info *fi)
+{
+	fs_readdir_common(req, size, off, fi, true);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct store_stats s;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_stats(t, &s);
+	store_rend(t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	struct statvfs v;
+	memset(&v, 0, sizeof v);
+	v.f_bsize = 4096;
+	v.f_frsize = 4096;
+	uint64_t quota = s.map_size * 45 / 100; /* the store's own fill limit */
+	v.f_blocks = quota / 4096;
+	uint64_t used = s.bytes / 4096;
+	v.f_bfree = used >= v.f_blocks ? 0 : v.f_blocks - used;
+	v.f_bavail = v.f_bfree;
+	v.f_files = s.keys + v.f_bfree;
+	v.f_ffree = v.f_bfree;
+	v.f_favail = v.f_bfree;
+	v.f_namemax = QFS_NAME_MAX;
+	fuse_reply_statfs(req, &v);
+}
+
+/* The per-key counters, readable as user.quorumfs.* xattrs. */
+static const char fs_xattr_names[] = "user.quorumfs.mod_revision\0"
+				     "user.quorumfs.create_revision\0"
+				     "user.quorumfs.version";
+
+static void fs_reply_xattr_bytes(fuse_req_t req, const char *buf, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	struct store_rtxn *t;
+	struct qfs_attr a;
+	uint64_t v;
+	if (strcmp(name, "user.quorumfs.mod_revision") != 0 &&
+	    strcmp(name, "user.quorumfs.create_revision") != 0 &&
+	    strcmp(name, "user.quorumfs.version") != 0)
+		return (void)fuse_reply_err(req, ENODATA);
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	rc = store_getattr(t, ino, &a);
+	store_rend(t);
+	if (rc < 0)
+		return fs_reply_rc(req, rc);
+	if (strcmp(name, "user.quorumfs.mod_revision") == 0)
+		v = a.mod_revision;
+	else if (strcmp(name, "user.quorumfs.create_revision") == 0)
+		v = a.create_revision;
+	else
+		v = a.version;
+	char buf[32];
+	int len = snprintf(buf, sizeof buf, "%" PRIu64, v);
+	fs_reply_xattr_bytes(req, buf, (size_t)len, size);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	fs_reply_xattr_bytes(req, fs_xattr_names, sizeof fs_xattr_names, size);
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			   size_t size, int flags)
+{
+	/* Our own counters are read-only; other attributes are not stored. */
+	fuse_reply_err(req, strncmp(name, "user.quorumfs.", 14) == 0 ? EPERM : ENOTSUP);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, strncmp(name, "user.quorumfs.", 14) == 0 ? EPERM : ENOTSUP);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
+	.readlink = fs_op_readlink,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.fsyncdir = fs_op_fsyncdir,
+	.statfs = fs_op_statfs,
+	.setxattr = fs_op_setxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
+	.create = fs_op_create,
+};
+
+int fs_new(struct fs **out, struct store *s, struct node *n, const struct fs_options *opt)
+{
+	struct fs *fs = calloc(1, sizeof *fs);
+	if (!fs)
+		return QFS_ENOMEM;
+	fs->store = s;
+	fs->node = n;
+	fs->opt = *opt;
+	fs->value_max = store_value_max(s);
+	pthread_mutex_init(&fs->cache_mu, NULL);
+	pthread_mutex_init(&fs->inval_mu, NULL);
+	pthread_cond_init(&fs->inval_cv, NULL);
+	node_on_applied(n, fs_on_applied, fs);
+	*out = fs;
+	return 0;
+}
+
+struct fuse_session *fs_session_new(struct fs *fs, struct fuse_args *args)
+{
+	fs->se = fuse_session_new(args, &fs_ops, sizeof fs_ops, fs);
+	return fs->se;
+}
+
+void fs_free(struct fs *fs)
+{
+	if (!fs)
+		return;
+	pthread_cond_destroy(&fs->inval_cv);
+	pthread_mutex_destroy(&fs->inval_mu);
+	pthread_mutex_destroy(&fs->cache_mu);
+	free(fs);
+}

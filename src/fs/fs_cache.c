@@ -1,0 +1,102 @@
+/* fs_cache.c: what the kernel may keep cached, and telling it when to drop it.
+ *
+ * Changes made through the kernel's own requests leave its caches right.  Any
+ * other change (an append whose offset the kernel guessed, later: a commit
+ * from another node) is invalidated explicitly, from a thread of its own. */
+#include "fs/fs_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quorumfs/error.h"
+#include "util/log.h"
+
+bool fs_cache_keep(struct fs *fs, const struct qfs_attr *a)
+{
+	size_t slot = (size_t)(a->ino * 0x9E3779B97F4A7C15ull >> 52) % FS_CACHE_SLOTS;
+	pthread_mutex_lock(&fs->cache_mu);
+	bool keep = fs->cache[slot].ino == a->ino && fs->cache[slot].rev == a->mod_revision;
+	fs->cache[slot].ino = a->ino;
+	fs->cache[slot].rev = a->mod_revision;
+	pthread_mutex_unlock(&fs->cache_mu);
+	return keep;
+}
+
+static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const char *name)
+{
+	struct fs_inval *iv = calloc(1, sizeof *iv);
+	if (!iv) {
+		log_error("out of memory: a kernel cache invalidation was dropped");
+		return;
+	}
+	iv->ino = ino;
+	iv->parent = parent;
+	if (name)
+		snprintf(iv->name, sizeof iv->name, "%s", name);
+	pthread_mutex_lock(&fs->inval_mu);
+	if (fs->inval_tail)
+		fs->inval_tail->next = iv;
+	else
+		fs->inval_head = iv;
+	fs->inval_tail = iv;
+	pthread_cond_signal(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_mu);
+}
+
+void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows)
+{
+	struct fs *fs = ctx;
+	if (kernel_knows || res->rc < 0 || !fs->inval_started)
+		return;
+	for (unsigned i = 0; i < res->n_changed_ino; i++)
+		fs_inval_push(fs, res->changed_ino[i], 0, NULL);
+	for (unsigned i = 0; i < res->n_changed_entry; i++)
+		fs_inval_push(fs, 0, res->changed_entry[i].parent, res->changed_entry[i].name);
+}
+
+static void *fs_inval_loop(void *arg)
+{
+	struct fs *fs = arg;
+	for (;;) {
+		pthread_mutex_lock(&fs->inval_mu);
+		while (!fs->inval_head && !fs->inval_stop)
+			pthread_cond_wait(&fs->inval_cv, &fs->inval_mu);
+		struct fs_inval *iv = fs->inval_head;
+		if (iv) {
+			fs->inval_head = iv->next;
+			if (!fs->inval_head)
+				fs->inval_tail = NULL;
+		}
+		pthread_mutex_unlock(&fs->inval_mu);
+		if (!iv)
+			return NULL; /* stopping, queue drained */
+		/* -ENOENT: the kernel does not know the inode or name; nothing cached. */
+		if (iv->ino)
+			fuse_lowlevel_notify_inval_inode(fs->se, iv->ino, 0, 0);
+		else
+			fuse_lowlevel_notify_inval_entry(fs->se, iv->parent, iv->name,
+							 strlen(iv->name));
+		free(iv);
+	}
+}
+
+int fs_start(struct fs *fs)
+{
+	if (pthread_create(&fs->inval_thread, NULL, fs_inval_loop, fs) != 0)
+		return QFS_ENOMEM;
+	fs->inval_started = true;
+	return 0;
+}
+
+void fs_stop(struct fs *fs)
+{
+	if (!fs->inval_started)
+		return;
+	pthread_mutex_lock(&fs->inval_mu);
+	fs->inval_stop = true;
+	pthread_cond_broadcast(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_mu);
+	pthread_join(fs->inval_thread, NULL);
+	fs->inval_started = false;
+}

@@ -1,0 +1,206 @@
+/* quorumfs: options -> store -> node -> FUSE mount. */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include "node/node.h"
+#include "options.h"
+#include "quorumfs/error.h"
+#include "store/store.h"
+#include "util/log.h"
+
+/* Detaches into the background.  The parent waits on a pipe and exits 0
+ * only once the child reports the mount serving; the child's errors reach
+ * the terminal until then.  Returns the fd the child signals on (-1 in the
+ * foreground). */
+static int daemon_detach(void)
+{
+	int fds[2];
+	if (pipe(fds) < 0) {
+		perror("quorumfs: pipe");
+		exit(1);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("quorumfs: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		char c;
+		ssize_t n;
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1 && c == 'R')
+			exit(0);
+		int status;
+		waitpid(pid, &status, 0);
+		exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(fds[0]);
+	setsid();
+	return fds[1];
+}
+
+static void daemon_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	log_to_syslog("quorumfs");
+	if (write(fd, "R", 1) != 1)
+		log_warn("could not tell the parent that the mount is ready");
+	close(fd);
+	if (chdir("/") < 0)
+		log_warn("chdir /: %s", strerror(errno));
+}
+
+/* A daemon killed hard leaves its mount behind ("Transport endpoint is not
+ * connected"); a restarted node takes its place. */
+static void clear_stale_mount(const char *mp)
+{
+	struct stat st;
+	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+		return;
+	log_warn("%s: stale mount of a dead daemon; detaching it", mp);
+	if (umount2(mp, MNT_DETACH) < 0)
+		log_warn("%s: could not detach the stale mount: %s", mp, strerror(errno));
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct qfs_options o;
+	char err[512];
+	if (options_parse(&o, argc, argv, err, sizeof err) < 0) {
+		fprintf(stderr, "quorumfs: %s\n", err);
+		return 2;
+	}
+	if (o.help) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("quorumfs %s\n", QFS_VERSION);
+		return 0;
+	}
+
+	int ready_fd = o.foreground ? -1 : daemon_detach();
+	int exit_code = 1;
+	struct store *store = NULL;
+	struct node *node = NULL;
+	struct fs *fs = NULL;
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *loop_cfg = NULL;
+	bool mounted = false, signals = false, node_running = false, fs_running = false;
+
+	if (mkdir_p(o.data) < 0) {
+		log_error("cannot create data directory %s: %s", o.data, strerror(errno));
+		goto out;
+	}
+	struct store_options so = {.map_size = o.map_size, .value_max = o.value_max};
+	int rc = store_open(&store, o.data, &so);
+	if (rc < 0) {
+		log_error("cannot open the store in %s: %s", o.data, qfs_strerror(rc));
+		goto out;
+	}
+	rc = node_new(&node, store, NULL);
+	if (rc < 0) {
+		log_error("cannot start the node: %s", qfs_strerror(rc));
+		goto out;
+	}
+	struct fs_options fo = {.entry_timeout = o.cache_timeout, .attr_timeout = o.cache_timeout};
+	rc = fs_new(&fs, store, node, &fo);
+	if (rc < 0) {
+		log_error("cannot set up the filesystem: %s", qfs_strerror(rc));
+		goto out;
+	}
+
+	/* Kernel permission checks on the stored modes, for allow_other. */
+	char fuse_opts[sizeof o.name + sizeof o.fuse_opts + 64];
+	snprintf(fuse_opts, sizeof fuse_opts, "default_permissions,fsname=quorumfs:%s,subtype=quorumfs%s%s",
+		 o.name, o.fuse_opts[0] ? "," : "", o.fuse_opts);
+	char *fargv[] = {argv[0], "-o", fuse_opts, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	se = fs_session_new(fs, &args);
+	if (!se) {
+		log_error("cannot create the FUSE session (bad -o option?)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	signals = true;
+	clear_stale_mount(o.mountpoint);
+	if (fuse_session_mount(se, o.mountpoint) != 0) {
+		log_error("cannot mount on %s", o.mountpoint);
+		goto out;
+	}
+	mounted = true;
+	if (fs_start(fs) < 0 || node_start(node) < 0) {
+		log_error("cannot start threads");
+		goto out;
+	}
+	fs_running = node_running = true;
+	daemon_ready(ready_fd);
+	ready_fd = -1;
+	log_info("node %s serving %s from %s", o.name, o.mountpoint, o.data);
+
+	loop_cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(loop_cfg, 64);
+	fuse_loop_cfg_set_idle_threads(loop_cfg, 16);
+	rc = fuse_session_loop_mt(se, loop_cfg);
+	exit_code = rc == 0 || fuse_session_exited(se) ? 0 : 1;
+	log_info("node %s: unmounting %s", o.name, o.mountpoint);
+out:
+	/* Drain the node first: parked requests still get their replies. */
+	if (node_running)
+		node_stop(node);
+	if (fs_running)
+		fs_stop(fs);
+	if (mounted)
+		fuse_session_unmount(se);
+	if (signals)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	if (loop_cfg)
+		fuse_loop_cfg_destroy(loop_cfg);
+	fs_free(fs);
+	node_free(node);
+	if (store)
+		store_close(store);
+	return exit_code;
+}

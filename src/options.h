@@ -1,0 +1,27 @@
+/* options: the daemon's settings from defaults, --config FILE, QUORUMFS_*
+ * environment and the command line, in rising precedence (INTERFACE §1). */
+#ifndef QFS_OPTIONS_H
+#define QFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct qfs_options {
+	char name[256];
+	char data[4096];
+	char mountpoint[4096];
+	char fuse_opts[4096]; /* comma-separated -o options */
+	bool foreground;
+	uint64_t map_size;
+	uint32_t value_max;
+	double cache_timeout; /* seconds for the kernel's entry and attribute caches */
+	bool help, version;
+};
+
+/* Fills *o.  On bad input returns -1 with a message in err (for the user). */
+int options_parse(struct qfs_options *o, int argc, char **argv, char *err, size_t errlen);
+void options_usage(FILE *out);
+
+#endif
