@@ -66,15 +66,20 @@ struct qfs_cmd {
 /* Bytes needed to encode `c`. */
 size_t qfs_cmd_encoded_size(const struct qfs_cmd *c);
 /* Encodes `c` into buf[0..cap); returns bytes written or a negative QFS_E*.
- * Refuses (QFS_EINVAL) commands that decode would refuse. */
+ * Refuses commands that decode would refuse: QFS_ENAMETOOLONG for a name over
+ * QFS_NAME_MAX, QFS_EFBIG for data over QFS_VALUE_MAX_HARD, QFS_EINVAL for
+ * anything else malformed (bad op, flags or mask, a field the op does not take,
+ * an invalid name); QFS_ERANGE when cap is too small. */
 long qfs_cmd_encode(const struct qfs_cmd *c, uint8_t *buf, size_t cap);
-/* Decodes buf[0..len) into *c.  Pointers in *c borrow from buf.  Never trusts a
- * length field: any malformed input returns QFS_ECORRUPT and leaves no pointer
- * outside buf. */
+/* Decodes buf[0..len) into *c.  Pointers in *c borrow from buf (NULL for an
+ * absent name or empty data).  Never trusts a length field: any malformed input
+ * (including trailing bytes) returns QFS_ECORRUPT and leaves no pointer outside
+ * buf. */
 int qfs_cmd_decode(const uint8_t *buf, size_t len, struct qfs_cmd *c);
 
 /* Names that users may not create (INTERFACE §4/§5): the special entries in
- * every directory, and `members`, `.status`, `.metrics` at the root. */
+ * every directory, and `members`, `.status`, `.metrics` at the root.
+ * Returns 1 when reserved, 0 otherwise. */
 int qfs_name_reserved(uint64_t parent_ino, const char *name, size_t len);
 /* 0 when `name` is a valid component (non-empty, no '/', no NUL, not . or ..,
  * at most QFS_NAME_MAX), QFS_ENAMETOOLONG or QFS_EINVAL otherwise. */

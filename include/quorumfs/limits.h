@@ -15,7 +15,7 @@
 #define QFS_BATCH_MAX 1024u  /* commands applied in one LMDB transaction */
 
 /* An encoded command: a fixed header, two names and a value. */
-#define QFS_CMD_HEADER_SIZE 72u
+#define QFS_CMD_HEADER_SIZE 80u /* layout: docs/disk-format.md §2 */
 #define QFS_CMD_MAX (QFS_CMD_HEADER_SIZE + 2u * QFS_PATH_MAX + QFS_VALUE_MAX_HARD)
 
 _Static_assert(QFS_VALUE_MAX_DEFAULT <= QFS_VALUE_MAX_HARD, "default value limit above hard limit");

@@ -66,13 +66,19 @@ uint32_t store_value_max(const struct store *s);
 
 /* --- write side: node loop thread only --- */
 int store_wbegin(struct store *s, struct store_wtxn **out);
-/* Applies `c` as log entry `index` (> the applied index).  A command that fails
- * (res->rc < 0) changes nothing but still consumes its index.  Returns 0, or a
- * negative code when the transaction itself failed (QFS_ENOSPC on a full map,
- * QFS_EIO): then the caller must abort. */
+/* Applies `c` as log entry `index` (> the applied index; gaps are allowed).
+ * A command that fails (res->rc < 0) changes nothing but still consumes its
+ * index.  A command that changes the keyspace takes the next revision; one
+ * that succeeds without changing anything (O_CREAT of an existing file, a
+ * rename onto itself, an empty write, SETATTR with mask 0, NOOP) does not.
+ * Returns 0, or a negative code when the transaction itself failed (QFS_ENOSPC
+ * on a full map, QFS_EIO, QFS_ECORRUPT): then the caller must abort (the txn is
+ * poisoned: store_wcommit would refuse).  An index <= the applied index is
+ * refused with QFS_EINVAL and nothing changes (exactly-once apply). */
 int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 		struct store_result *res);
-/* Records the applied index and commits durably (one fsync). */
+/* Records the applied index and commits durably (one fsync).  The txn is
+ * gone afterwards, whatever the result. */
 int store_wcommit(struct store_wtxn *t);
 void store_wabort(struct store_wtxn *t);
 
@@ -83,23 +89,29 @@ void store_rend(struct store_rtxn *t);
 int store_getattr(struct store_rtxn *t, uint64_t ino, struct qfs_attr *out);
 int store_lookup(struct store_rtxn *t, uint64_t parent, const char *name, size_t len,
 		 struct qfs_attr *out);
-/* Value bytes [offset, offset+size) of ino; *data points into the LMDB map and
- * is valid until store_rend(t).  Reading past the end gives *len = 0. */
+/* Value bytes [offset, offset+size) of ino (a symlink: its target); *data
+ * points into the LMDB map and is valid until store_rend(t).  Reading past the
+ * end gives *len = 0 (*data is never NULL).  QFS_EISDIR on a directory. */
 int store_read(struct store_rtxn *t, uint64_t ino, uint64_t offset, size_t size,
 	       const void **data, size_t *len);
-/* Children of directory `ino` in name order, starting after `after` (NULL or
- * empty: from the first).  fn returns nonzero to stop early (not an error). */
+/* Children of directory `ino` in name (byte) order, starting after `after`
+ * (NULL or empty: from the first; `after` need not exist any more).  `name` is
+ * a NUL-terminated copy valid during the call.  fn returns nonzero to stop
+ * early: a positive value is not an error (0 is returned), a negative value is
+ * returned as the result. */
 typedef int (*store_dirent_fn)(void *ctx, const char *name, size_t len, const struct qfs_attr *a);
 int store_readdir(struct store_rtxn *t, uint64_t ino, const char *after, size_t after_len,
 		  store_dirent_fn fn, void *ctx);
-/* Full path of ino relative to the root ("" for the root), NUL-terminated. */
+/* Full path of ino relative to the root ("" for the root, "a/b" below it),
+ * NUL-terminated; QFS_ENAMETOOLONG when it does not fit cap bytes. */
 int store_path(struct store_rtxn *t, uint64_t ino, char *buf, size_t cap);
 
 struct store_stats {
 	uint64_t applied;     /* last applied log index */
 	uint64_t revision;    /* cluster revision */
 	uint64_t keys;        /* keys (files, dirs, symlinks) including the root */
-	uint64_t bytes;       /* logical bytes stored (names + values + overhead) */
+	uint64_t bytes;       /* bytes charged for the keys: names, values and a per-key
+	                         overhead, as they take space in the map (disk-format.md §5) */
 	uint64_t map_size;    /* LMDB map size */
 	bool full;            /* bytes over the quota: growing changes get ENOSPC */
 };

@@ -1,0 +1,141 @@
+/* store internals: shared by the files of src/store only.
+ *
+ * store.c     environment, transactions, the LMDB error mapping
+ * records.c   on-disk records (inode, meta, format) and key encodings
+ * keyspace.c  store_apply: the deterministic state machine
+ * read.c      the read side, stats and precheck
+ *
+ * On-disk formats are described in docs/disk-format.md; change both together.
+ */
+#ifndef QFS_STORE_INT_H
+#define QFS_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quorumfs/limits.h"
+#include "store/store.h"
+
+/* Storage format of the environment as a whole (meta "format" record). */
+#define STORE_FORMAT_VERSION 1u
+#define STORE_FORMAT_MAGIC "QFSSTORE"
+
+/* Space accounting for ENOSPC (docs/disk-format.md §5).  Each key is charged
+ * what it takes in the map when freshly written, so that the charge never
+ * falls below the pages it uses: a fixed overhead (inode record, names entry,
+ * LMDB node headers and page fill), its name, and its value, charged double
+ * below a page (inline B-tree nodes: pages half full after splits) and in
+ * whole overflow pages from a page up.  Fixed constants, not the OS page
+ * size: the counter is part of the replicated state and must not differ. */
+#define STORE_KEY_OVERHEAD 256u
+#define STORE_CHARGE_PAGE 4096u
+/* The quota: charged bytes may use this share of the map.  The rest is for
+ * page fill lost to deletes (B-tree pages are merged only below 25%), the
+ * copy-on-write copies of one transaction's pages and pages still held by
+ * readers: a delete must always find room. */
+#define STORE_QUOTA_PCT 45u
+#define STORE_MAXDBS 16u       /* keyspace uses 4; the Raft log and hard state come later */
+#define STORE_READERS_MAX 256u /* LMDB reader slots (pooled read txns keep theirs) */
+#define STORE_RPOOL_MAX 64u    /* idle read txns kept for reuse */
+/* A parent walk longer than this can only be a cycle: corrupt store. */
+#define STORE_DEPTH_MAX (1u << 20)
+
+/* Inode record: fixed header + name bytes. */
+#define STORE_INODE_VERSION 1u
+#define STORE_INODE_FIXED 96u
+#define STORE_META_VERSION 1u
+#define STORE_META_SIZE 56u
+#define STORE_FORMAT_SIZE 16u
+
+/* Keyspace counters: the meta "keyspace" record. */
+struct store_meta {
+	uint64_t applied;  /* last applied log index */
+	uint64_t revision; /* cluster revision */
+	uint64_t next_ino; /* next inode number to hand out */
+	uint64_t keys;     /* keys including the root */
+	uint64_t bytes;    /* logical bytes (quota) */
+};
+
+/* A decoded inode record.  The name is copied (records in a write txn move
+ * when the txn writes). */
+struct store_inode {
+	struct qfs_attr a;
+	uint64_t children; /* directories: number of entries */
+	uint16_t name_len;
+	char name[QFS_NAME_MAX + 1]; /* NUL-terminated */
+};
+
+struct store_wtxn {
+	struct store *s;
+	MDB_txn *txn;
+	struct store_meta meta; /* written back at commit */
+	int error;              /* sticky: a failed apply poisons the txn */
+};
+
+struct store_rtxn {
+	struct store *s;
+	MDB_txn *txn;
+	struct store_rtxn *next; /* pool link */
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi_meta, dbi_inodes, dbi_names, dbi_data;
+	uint64_t map_size; /* actual, from mdb_env_info */
+	uint32_t value_max;
+	int lock_fd;
+	bool nested_apply; /* apply each command in a nested txn (store_int only) */
+
+	bool writing; /* a write txn is open (node loop thread) */
+	struct store_wtxn w;
+	uint8_t *scratch; /* write side: value assembly (node loop thread) */
+	size_t scratch_cap;
+
+	pthread_mutex_t pool_mu;
+	struct store_rtxn *pool;
+	unsigned pool_n;
+};
+
+/* Invariants are checked in every build (NDEBUG or not). */
+#define STORE_ASSERT(cond)                                                                         \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			store_assert_fail(#cond, __FILE__, __LINE__);                              \
+	} while (0)
+_Noreturn void store_assert_fail(const char *what, const char *file, int line);
+
+/* store.c */
+int store_mdb_error(int mdb_rc);
+uint8_t *store_scratch(struct store *s, size_t size);
+/* Benchmarks and tests: apply every command inside a nested LMDB transaction
+ * instead of validate-then-mutate (docs/disk-format.md §6). */
+void store_set_nested_apply(struct store *s, bool on);
+
+/* records.c */
+void store_be64(uint8_t out[8], uint64_t v);
+uint64_t store_get_be64(const uint8_t in[8]);
+void store_put_le64(uint8_t out[8], uint64_t v); /* names values: child inode */
+/* names key: be64 parent + name; returns key length. */
+size_t store_name_key(uint8_t *out, uint64_t parent, const char *name, size_t len);
+#define STORE_NAME_KEY_MAX (8u + QFS_NAME_MAX)
+
+size_t store_inode_encode(const struct store_inode *n, uint8_t *out);
+int store_inode_decode(const MDB_val *v, uint64_t ino, struct store_inode *n);
+void store_meta_encode(const struct store_meta *m, uint8_t out[STORE_META_SIZE]);
+int store_meta_decode(const MDB_val *v, struct store_meta *m);
+void store_format_encode(uint8_t out[STORE_FORMAT_SIZE]);
+int store_format_decode(const MDB_val *v);
+
+/* Shared lookups (read or write txn).  Return 1 found, 0 absent, < 0 error. */
+int store_get_inode(struct store *s, MDB_txn *txn, uint64_t ino, struct store_inode *n);
+int store_get_child(struct store *s, MDB_txn *txn, uint64_t parent, const char *name, size_t len,
+                    uint64_t *child);
+int store_get_meta(struct store *s, MDB_txn *txn, struct store_meta *m);
+uint64_t store_quota(const struct store *s);
+uint64_t store_value_bytes(uint64_t size);
+uint64_t store_key_bytes(size_t name_len, uint64_t size);
+
+#endif

@@ -1,0 +1,13 @@
+# Unit tests of the command codec and the LMDB store.
+if(NOT TARGET PkgConfig::CMOCKA)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+
+add_executable(test_codec ${CMAKE_CURRENT_LIST_DIR}/test_codec.c)
+target_link_libraries(test_codec PRIVATE qfs_util PkgConfig::CMOCKA)
+add_test(NAME unit_codec COMMAND test_codec)
+
+add_executable(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
+target_link_libraries(test_store PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
+add_test(NAME unit_store COMMAND test_store)
+set_tests_properties(unit_codec unit_store PROPERTIES TIMEOUT 300)
