@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,10 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop_cfg, 64);
 	fuse_loop_cfg_set_idle_threads(loop_cfg, 16);
 	rc = fuse_session_loop_mt(se, loop_cfg);
-	exit_code = rc == 0 || fuse_session_exited(se) ? 0 : 1;
+	/* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: a clean stop. */
+	exit_code = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
+	if (exit_code)
+		log_error("the FUSE session ended with an error (%d)", rc);
 	log_info("node %s: unmounting %s", o.name, o.mountpoint);
 out:
 	/* Drain the node first: parked requests still get their replies. */

@@ -56,7 +56,6 @@ static void fs_reply_rc(fuse_req_t req, int rc)
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fs *fs = userdata;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* O_TRUNC reaches open(): folded into the first write */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
@@ -64,7 +63,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Every write must reach us (and commit) inside write(): no writeback. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
-	conn->max_write = fs->value_max;
+	/* The largest write the kernel sends in one request, whatever the value
+	 * limit: a single write() over the limit is then refused whole. */
+	conn->max_write = QFS_VALUE_MAX_HARD;
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
