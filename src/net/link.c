@@ -1,0 +1,559 @@
+/* link: peer links on nng.  One pull0 socket receives from every peer; one
+ * push0 socket per peer sends to it, dialed in the background.  See net.h
+ * for the threading rules. */
+#include "net/net.h"
+
+#include "quorumfs/error.h"
+#include "util/log.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One outgoing link: a push0 socket dialing `url`.  Peers have an id; URL
+ * links (net_send_url) have id 0 and are recycled least recently used. */
+struct link {
+	bool used;
+	uint64_t id;
+	uint64_t last_use; /* URL links: n->link_clock at the last send */
+	nng_socket sock;
+	char url[NET_MAX_URL + 1];
+};
+
+struct net {
+	net_recv_fn on_recv;
+	void *ctx;
+	uint64_t self;
+	_Atomic uint64_t cluster_id;
+	int send_queue;
+	nng_duration reconnect_min;
+	nng_duration reconnect_max;
+
+	bool listening;
+	nng_socket pull;
+	nng_listener listener;
+	nng_aio *recv_aio;
+
+	pthread_mutex_t mu; /* peers, url_links, link_clock */
+	struct link peers[NET_MAX_PEERS];
+	struct link url_links[NET_MAX_URL_LINKS];
+	uint64_t link_clock;
+
+	_Atomic uint64_t sent, sent_bytes, received, received_bytes;
+	_Atomic uint64_t dropped[NET_DROP_MAX_];
+	_Atomic uint64_t send_full, send_no_peer, send_failed;
+
+	/* Receive callback only (nng runs it one at a time for our one aio). */
+	bool drop_logged[NET_DROP_MAX_];
+	int64_t drop_log_ms[NET_DROP_MAX_];     /* when the last line was logged */
+	uint64_t drop_log_count[NET_DROP_MAX_]; /* dropped[] at that time */
+	struct net_decoded dec;
+};
+
+/* The one translation of NNG_E* codes. */
+static int net_err(int rv)
+{
+	if (rv == 0)
+		return 0;
+	if (rv & NNG_ESYSERR)
+		return qfs_from_errno(rv & ~NNG_ESYSERR);
+	switch (rv) {
+	case NNG_ENOMEM:
+		return QFS_ENOMEM;
+	case NNG_EAGAIN:
+	case NNG_ETIMEDOUT:
+	case NNG_ECONNREFUSED:
+	case NNG_EUNREACHABLE:
+	case NNG_ECONNRESET:
+	case NNG_ECONNABORTED:
+	case NNG_ECONNSHUT:
+		return QFS_EAGAIN;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_EBADTYPE:
+	case NNG_EMSGSIZE:
+		return QFS_EINVAL;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		return QFS_ESHUTDOWN;
+	case NNG_EPERM:
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO:
+		return QFS_EACCES;
+	case NNG_ENOENT:
+		return QFS_ENOENT;
+	case NNG_EINTR:
+		return QFS_EINTR;
+	case NNG_ENOSPC:
+	case NNG_ENOFILES:
+		return QFS_ENOSPC;
+	default: /* EADDRINUSE, EPROTO, ESTATE, EINTERNAL, transport errors */
+		return QFS_EIO;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static uint64_t load(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static void format_addr(nng_msg *msg, char *buf, size_t cap)
+{
+	nng_sockaddr sa;
+	nng_pipe p = nng_msg_get_pipe(msg);
+	snprintf(buf, cap, "?");
+	if (nng_pipe_id(p) < 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	char ip[INET6_ADDRSTRLEN];
+	switch (sa.s_family) {
+	case NNG_AF_INET:
+		if (inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof ip))
+			snprintf(buf, cap, "%s:%u", ip, ntohs(sa.s_in.sa_port));
+		break;
+	case NNG_AF_INET6:
+		if (inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof ip))
+			snprintf(buf, cap, "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+		break;
+	case NNG_AF_IPC:
+		snprintf(buf, cap, "ipc:%.*s", (int)sizeof sa.s_ipc.sa_path, sa.s_ipc.sa_path);
+		break;
+	case NNG_AF_INPROC:
+		snprintf(buf, cap, "inproc");
+		break;
+	}
+}
+
+/* Counts a dropped message; logs at most one line per reason per interval,
+ * with how many were dropped since the previous line. */
+static void note_drop(struct net *n, enum net_drop why, nng_msg *msg, const struct net_msg *m)
+{
+	count(&n->dropped[why], 1);
+	uint64_t total = load(&n->dropped[why]);
+	int64_t now = now_ms();
+	if (n->drop_logged[why] && now - n->drop_log_ms[why] < NET_DROP_LOG_INTERVAL_MS)
+		return;
+	char addr[160];
+	format_addr(msg, addr, sizeof addr);
+	uint64_t since = total - n->drop_log_count[why];
+	if (m)
+		log_warn("net: dropped a %s message from node %" PRIu64 " (%s, cluster %" PRIu64
+		         ") to node %" PRIu64 ": %s (%" PRIu64 " such drops since the last report)",
+		         net_kind_name(m->kind), m->from, addr, m->cluster_id, m->to,
+		         net_drop_name(why), since);
+	else
+		log_warn("net: dropped a %zu-byte peer message from %s: %s (%" PRIu64
+		         " such drops since the last report)",
+		         nng_msg_len(msg), addr, net_drop_name(why), since);
+	n->drop_logged[why] = true;
+	n->drop_log_ms[why] = now;
+	n->drop_log_count[why] = total;
+}
+
+static void handle(struct net *n, nng_msg *msg)
+{
+	size_t len = nng_msg_len(msg);
+	struct net_decoded *d = &n->dec;
+	if (net_decode(nng_msg_body(msg), len, d) != 0) {
+		note_drop(n, d->why, msg, NULL);
+		return;
+	}
+	const struct net_msg *m = &d->msg;
+	if (!(m->to == n->self || (m->kind == NET_JOIN && m->to == 0))) {
+		note_drop(n, NET_DROP_DEST, msg, m);
+		return;
+	}
+	uint64_t cid = atomic_load(&n->cluster_id);
+	bool ok = cid == 0 ? m->kind == NET_RAFT
+	                   : m->cluster_id == cid || (m->kind == NET_JOIN && m->cluster_id == 0);
+	if (!ok) {
+		note_drop(n, NET_DROP_CLUSTER, msg, m);
+		return;
+	}
+	count(&n->received, 1);
+	count(&n->received_bytes, len);
+	n->on_recv(n->ctx, d);
+}
+
+static void recv_cb(void *arg)
+{
+	struct net *n = arg;
+	int rv = nng_aio_result(n->recv_aio);
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return; /* net_free */
+	if (rv == 0) {
+		nng_msg *msg = nng_aio_get_msg(n->recv_aio);
+		nng_aio_set_msg(n->recv_aio, NULL);
+		handle(n, msg);
+		nng_msg_free(msg);
+	} else {
+		log_warn("net: receive failed: %s", nng_strerror(rv));
+	}
+	nng_recv_aio(n->pull, n->recv_aio);
+}
+
+static int listen_open(struct net *n, const char *url)
+{
+	int rv = nng_pull0_open(&n->pull);
+	if (rv != 0)
+		return net_err(rv);
+	n->listening = true;
+	if ((rv = nng_socket_set_size(n->pull, NNG_OPT_RECVMAXSZ, NET_MAX_MSG + NET_RECV_SLACK)) ||
+	    (rv = nng_listener_create(&n->listener, n->pull, url)) ||
+	    (rv = nng_listener_start(n->listener, 0))) {
+		log_error("net: cannot listen on %s: %s", url, nng_strerror(rv));
+		return net_err(rv);
+	}
+	if ((rv = nng_aio_alloc(&n->recv_aio, recv_cb, n)) != 0)
+		return net_err(rv);
+	nng_recv_aio(n->pull, n->recv_aio);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- links */
+
+static int link_open(struct net *n, struct link *l, uint64_t id, const char *url)
+{
+	nng_socket s;
+	nng_dialer d;
+	int rv = nng_push0_open(&s);
+	if (rv != 0)
+		return net_err(rv);
+	if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, n->send_queue)) ||
+	    (rv = nng_dialer_create(&d, s, url)) ||
+	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, n->reconnect_min)) ||
+	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, n->reconnect_max))) {
+		nng_close(s);
+		return net_err(rv);
+	}
+	(void)nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true); /* ENOTSUP off tcp */
+	/* NONBLOCK: an absent peer does not fail or delay this; nng retries. */
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_close(s);
+		return net_err(rv);
+	}
+	l->used = true;
+	l->id = id;
+	l->sock = s;
+	l->last_use = 0;
+	snprintf(l->url, sizeof l->url, "%s", url);
+	return 0;
+}
+
+static void link_close(struct link *l)
+{
+	if (l->used)
+		nng_close(l->sock);
+	memset(l, 0, sizeof *l);
+}
+
+static bool url_ok(const char *url)
+{
+	return url && url[0] && strlen(url) <= NET_MAX_URL;
+}
+
+static struct link *find_peer(struct net *n, uint64_t id)
+{
+	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+		if (n->peers[i].used && n->peers[i].id == id)
+			return &n->peers[i];
+	return NULL;
+}
+
+static struct link *find_url(struct link *v, size_t cnt, const char *url)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].used && strcmp(v[i].url, url) == 0)
+			return &v[i];
+	return NULL;
+}
+
+int net_peer_set(struct net *n, uint64_t id, const char *url)
+{
+	if (id == 0 || !url_ok(url))
+		return QFS_EINVAL;
+	if (id == n->self)
+		return 0;
+	int rc = 0;
+	pthread_mutex_lock(&n->mu);
+	struct link *l = find_peer(n, id);
+	if (l && strcmp(l->url, url) == 0)
+		goto out;
+	if (l) {
+		link_close(l);
+	} else {
+		for (size_t i = 0; i < NET_MAX_PEERS && !l; i++)
+			if (!n->peers[i].used)
+				l = &n->peers[i];
+		if (!l) {
+			rc = QFS_ENOSPC;
+			goto out;
+		}
+	}
+	/* A URL link to the same address (a JOIN sent before the peer was
+	 * known) becomes the peer link, queue and connection included. */
+	struct link *u = find_url(n->url_links, NET_MAX_URL_LINKS, url);
+	if (u) {
+		*l = *u;
+		l->id = id;
+		memset(u, 0, sizeof *u);
+	} else {
+		rc = link_open(n, l, id, url);
+		if (rc != 0)
+			log_warn("net: peer %" PRIu64 " at %s: %s", id, url, qfs_strerror(rc));
+	}
+out:
+	pthread_mutex_unlock(&n->mu);
+	return rc;
+}
+
+int net_peer_remove(struct net *n, uint64_t id)
+{
+	pthread_mutex_lock(&n->mu);
+	struct link *l = find_peer(n, id);
+	if (l)
+		link_close(l);
+	pthread_mutex_unlock(&n->mu);
+	return l ? 0 : QFS_ENOENT;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+/* Encodes m (from and cluster id filled in) into a new nng message. */
+static int build(struct net *n, const struct net_msg *in, nng_msg **out)
+{
+	struct net_msg m = *in;
+	m.from = n->self;
+	m.cluster_id = atomic_load(&n->cluster_id);
+	size_t size;
+	int rc = net_encoded_size(&m, &size);
+	if (rc != 0) {
+		count(&n->send_failed, 1);
+		return rc;
+	}
+	nng_msg *msg;
+	int rv = nng_msg_alloc(&msg, size);
+	if (rv != 0) {
+		count(&n->send_failed, 1);
+		return net_err(rv);
+	}
+	rc = net_encode(&m, nng_msg_body(msg), size, NULL);
+	if (rc != 0) { /* cannot happen: the size call validated m */
+		nng_msg_free(msg);
+		count(&n->send_failed, 1);
+		return rc;
+	}
+	*out = msg;
+	return 0;
+}
+
+/* Queues msg on l (mutex held).  Ownership of msg passes to nng only on
+ * success: on failure it is still ours, and freed here. */
+static int link_send(struct net *n, struct link *l, nng_msg *msg)
+{
+	size_t len = nng_msg_len(msg);
+	int rv = nng_sendmsg(l->sock, msg, NNG_FLAG_NONBLOCK);
+	if (rv == 0) {
+		count(&n->sent, 1);
+		count(&n->sent_bytes, len);
+		return 0;
+	}
+	nng_msg_free(msg);
+	if (rv == NNG_EAGAIN) {
+		count(&n->send_full, 1);
+		return QFS_EAGAIN;
+	}
+	count(&n->send_failed, 1);
+	return net_err(rv);
+}
+
+int net_send(struct net *n, const struct net_msg *m)
+{
+	nng_msg *msg;
+	int rc = build(n, m, &msg);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&n->mu);
+	struct link *l = find_peer(n, m->to);
+	if (l) {
+		rc = link_send(n, l, msg);
+	} else {
+		nng_msg_free(msg);
+		count(&n->send_no_peer, 1);
+		rc = QFS_ENOENT;
+	}
+	pthread_mutex_unlock(&n->mu);
+	return rc;
+}
+
+int net_send_raft(struct net *n, const struct raft_msg *rm)
+{
+	if (rm->from != n->self) {
+		count(&n->send_failed, 1);
+		return QFS_EINVAL;
+	}
+	struct net_msg m;
+	memset(&m, 0, sizeof m);
+	m.kind = NET_RAFT;
+	m.from = rm->from;
+	m.to = rm->to;
+	m.u.raft = *rm;
+	return net_send(n, &m);
+}
+
+int net_send_url(struct net *n, const char *url, const struct net_msg *m)
+{
+	if (!url_ok(url)) {
+		count(&n->send_failed, 1);
+		return QFS_EINVAL;
+	}
+	nng_msg *msg;
+	int rc = build(n, m, &msg);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&n->mu);
+	struct link *l = find_url(n->peers, NET_MAX_PEERS, url);
+	if (!l)
+		l = find_url(n->url_links, NET_MAX_URL_LINKS, url);
+	if (!l) {
+		struct link *victim = &n->url_links[0];
+		for (size_t i = 0; i < NET_MAX_URL_LINKS; i++) {
+			struct link *c = &n->url_links[i];
+			if (!c->used || (victim->used && c->last_use < victim->last_use))
+				victim = c;
+			if (!c->used)
+				break;
+		}
+		link_close(victim);
+		rc = link_open(n, victim, 0, url);
+		if (rc == 0)
+			l = victim;
+	}
+	if (l) {
+		if (l->id == 0)
+			l->last_use = ++n->link_clock;
+		rc = link_send(n, l, msg);
+	} else {
+		nng_msg_free(msg);
+		count(&n->send_failed, 1);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv, void *ctx)
+{
+	if (!cfg || cfg->self_id == 0 || !on_recv || cfg->send_queue > NET_MAX_SEND_QUEUE ||
+	    (cfg->listen && !url_ok(cfg->listen)))
+		return QFS_EINVAL;
+	uint32_t rmin =
+	    cfg->reconnect_min_ms ? cfg->reconnect_min_ms : NET_DEFAULT_RECONNECT_MIN_MS;
+	uint32_t rmax =
+	    cfg->reconnect_max_ms ? cfg->reconnect_max_ms : NET_DEFAULT_RECONNECT_MAX_MS;
+	if (rmin > rmax || rmax > INT32_MAX)
+		return QFS_EINVAL;
+
+	struct net *n = calloc(1, sizeof *n);
+	if (!n)
+		return QFS_ENOMEM;
+	n->on_recv = on_recv;
+	n->ctx = ctx;
+	n->self = cfg->self_id;
+	atomic_init(&n->cluster_id, cfg->cluster_id);
+	n->send_queue = (int)(cfg->send_queue ? cfg->send_queue : NET_DEFAULT_SEND_QUEUE);
+	n->reconnect_min = (nng_duration)rmin;
+	n->reconnect_max = (nng_duration)rmax;
+	if (pthread_mutex_init(&n->mu, NULL) != 0) {
+		free(n);
+		return QFS_ENOMEM;
+	}
+	if (cfg->listen) {
+		int rc = listen_open(n, cfg->listen);
+		if (rc != 0) {
+			net_free(n);
+			return rc;
+		}
+	}
+	*out = n;
+	return 0;
+}
+
+void net_free(struct net *n)
+{
+	if (!n)
+		return;
+	if (n->listening) {
+		/* After nng_aio_stop no callback runs and none can start: the
+		 * callback's re-arm fails once the aio is stopped. */
+		if (n->recv_aio)
+			nng_aio_stop(n->recv_aio);
+		nng_close(n->pull);
+		if (n->recv_aio)
+			nng_aio_free(n->recv_aio);
+	}
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+		link_close(&n->peers[i]);
+	for (size_t i = 0; i < NET_MAX_URL_LINKS; i++)
+		link_close(&n->url_links[i]);
+	pthread_mutex_unlock(&n->mu);
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+}
+
+void net_set_cluster_id(struct net *n, uint64_t cluster_id)
+{
+	atomic_store(&n->cluster_id, cluster_id);
+}
+
+uint64_t net_get_cluster_id(const struct net *n)
+{
+	return load(&n->cluster_id);
+}
+
+int net_bound_port(const struct net *n)
+{
+	int port;
+	if (!n->listening || nng_listener_get_int(n->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
+		return QFS_EINVAL;
+	return port;
+}
+
+void net_stats(const struct net *n, struct net_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->sent = load(&n->sent);
+	st->sent_bytes = load(&n->sent_bytes);
+	st->received = load(&n->received);
+	st->received_bytes = load(&n->received_bytes);
+	for (size_t i = 0; i < NET_DROP_MAX_; i++)
+		st->dropped[i] = load(&n->dropped[i]);
+	st->send_full = load(&n->send_full);
+	st->send_no_peer = load(&n->send_no_peer);
+	st->send_failed = load(&n->send_failed);
+}

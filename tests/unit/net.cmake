@@ -1,0 +1,13 @@
+# Unit tests of the peer wire codec and the nng peer links.
+if(NOT TARGET PkgConfig::CMOCKA)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+
+add_executable(test_net_codec ${CMAKE_CURRENT_LIST_DIR}/test_net_codec.c)
+target_link_libraries(test_net_codec PRIVATE qfs_net qfs_util PkgConfig::CMOCKA)
+add_test(NAME unit_net_codec COMMAND test_net_codec)
+
+add_executable(test_net_link ${CMAKE_CURRENT_LIST_DIR}/test_net_link.c)
+target_link_libraries(test_net_link PRIVATE qfs_net qfs_util PkgConfig::CMOCKA Threads::Threads)
+add_test(NAME unit_net_link COMMAND test_net_link)
+set_tests_properties(unit_net_codec unit_net_link PROPERTIES TIMEOUT 300)
