@@ -138,7 +138,27 @@ int main(int argc, char **argv)
 		log_error("cannot open the store in %s: %s", o.data, qfs_strerror(rc));
 		goto out;
 	}
-	rc = node_new(&node, store, NULL);
+	struct node_options no = {
+		.name = o.name,
+		.data_dir = o.data,
+		.listen = o.listen[0] ? o.listen : NULL,
+		.advertise = o.advertise[0] ? o.advertise : NULL,
+		.join = o.join[0] ? o.join : NULL,
+		.write_timeout_ms = (uint32_t)(o.write_timeout * 1000.0),
+		.tick_ms = (uint32_t)(o.heartbeat * 1000.0 + 0.5),
+		.snapshot_entries = o.snapshot_entries,
+	};
+	no.heartbeat_ticks = 1;
+	no.election_ticks = (uint32_t)(o.election_timeout / o.heartbeat + 0.5);
+	char peer_names[QFS_OPT_MAX_PEERS][256];
+	for (unsigned i = 0; i < o.n_peers; i++) {
+		char *eq = strchr(o.peers[i], '=');
+		snprintf(peer_names[i], sizeof peer_names[i], "%.*s", (int)(eq - o.peers[i]), o.peers[i]);
+		no.peers[i].name = peer_names[i];
+		no.peers[i].url = eq + 1;
+	}
+	no.n_peers = o.n_peers;
+	rc = node_new(&node, store, &no);
 	if (rc < 0) {
 		log_error("cannot start the node: %s", qfs_strerror(rc));
 		goto out;

@@ -10,7 +10,7 @@
 
 #include "quorumfs/limits.h"
 
-enum opt_type { OPT_STR, OPT_FLAG, OPT_SIZE, OPT_SECONDS, OPT_FUSE };
+enum opt_type { OPT_STR, OPT_FLAG, OPT_SIZE, OPT_SECONDS, OPT_FUSE, OPT_PEER };
 
 /* One table serves the command line, the config file and the environment. */
 struct opt_def {
@@ -27,6 +27,18 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
 	{"name", 0, OPT_STR, STR(name), 0, 0, "NAME", "node name, unique in the cluster (default: host name)"},
 	{"data", 0, OPT_STR, STR(data), 0, 0, "DIR", "state directory (default /var/lib/quorumfs)"},
+	{"listen", 0, OPT_STR, STR(listen), 0, 0, "URL", "peer address, e.g. tcp://0.0.0.0:7400 (none: single node)"},
+	{"advertise", 0, OPT_STR, STR(advertise), 0, 0, "URL", "address peers dial, when it differs from --listen"},
+	{"peer", 0, OPT_PEER, 0, 0, 0, 0, "NAME=URL", "an initial voter of a new cluster (repeat; include this node)"},
+	{"join", 0, OPT_STR, STR(join), 0, 0, "URL", "join an existing cluster through any member, as a learner"},
+	{"write-timeout", 0, OPT_SECONDS, offsetof(struct qfs_options, write_timeout), 0, 0, 3600,
+	 "DURATION", "how long a change waits for a quorum (default 5s)"},
+	{"heartbeat", 0, OPT_SECONDS, offsetof(struct qfs_options, heartbeat), 0, 0, 10, "DURATION",
+	 "leader heartbeat period, the Raft tick (default 50ms)"},
+	{"election-timeout", 0, OPT_SECONDS, offsetof(struct qfs_options, election_timeout), 0, 0, 60,
+	 "DURATION", "followers elect a new leader after [t, 2t) of silence (default 300ms)"},
+	{"snapshot-entries", 0, OPT_SIZE, offsetof(struct qfs_options, snapshot_entries), 8, 16,
+	 1ull << 32, "N", "log entries between snapshots (default 4096)"},
 	{"config", 0, OPT_STR, 0, 0, 0, 0, "FILE", "read options from FILE, one `key = value` a line"},
 	{"foreground", 'f', OPT_FLAG, offsetof(struct qfs_options, foreground), 0, 0, 0, NULL,
 	 "stay in the foreground"},
@@ -133,11 +145,26 @@ static int opt_apply(struct qfs_options *o, const struct opt_def *d, const char 
 	case OPT_SECONDS: {
 		char *end;
 		double s = strtod(val, &end);
+		if (end != val && strcmp(end, "ms") == 0)
+			s /= 1000.0, end += 2;
+		else if (end != val && strcmp(end, "s") == 0)
+			end += 1;
+		else if (end != val && strcmp(end, "m") == 0)
+			s *= 60.0, end += 1;
 		if (end == val || *end || s < (double)d->min || s > (double)d->max)
 			return set_err(err, errlen, "%s: --%s wants seconds from %llu to %llu, not '%s'",
-				       where, d->name, (unsigned long long)d->min,
-				       (unsigned long long)d->max, val);
+				       where, d->name, (unsigned long long)d->max, val);
 		*(double *)(base + d->offset) = s;
+		return 0;
+	}
+	case OPT_PEER: {
+		const char *eq = strchr(val, '=');
+		if (!eq || eq == val || !eq[1] || (size_t)(eq - val) > 255 || strlen(eq + 1) > 511)
+			return set_err(err, errlen, "%s: --peer wants NAME=URL, not '%s'", where, val);
+		if (o->n_peers == QFS_OPT_MAX_PEERS)
+			return set_err(err, errlen, "%s: at most %d --peer options", where,
+				       QFS_OPT_MAX_PEERS);
+		snprintf(o->peers[o->n_peers++], sizeof o->peers[0], "%s", val);
 		return 0;
 	}
 	case OPT_FUSE: {
@@ -216,6 +243,18 @@ static int options_from_env(struct qfs_options *o, char *err, size_t errlen)
 		if (!val || (d->type == OPT_STR && d->size == 0) || d == &opt_defs[OPT_COUNT - 1] ||
 		    d == &opt_defs[OPT_COUNT - 2])
 			continue; /* --config was read already; help/version are not settings */
+		if (d->type == OPT_PEER) {
+			/* A later source replaces the list; several peers are
+			 * separated by commas or spaces. */
+			o->n_peers = 0;
+			char buf[8192];
+			snprintf(buf, sizeof buf, "%s", val);
+			for (char *save, *tok = strtok_r(buf, ", \t", &save); tok;
+			     tok = strtok_r(NULL, ", \t", &save))
+				if (opt_apply(o, d, tok, var, err, errlen) < 0)
+					return -1;
+			continue;
+		}
 		if (opt_apply(o, d, val, var, err, errlen) < 0)
 			return -1;
 	}
@@ -234,6 +273,10 @@ static void options_defaults(struct qfs_options *o)
 	o->map_size = QFS_MAP_SIZE_DEFAULT;
 	o->value_max = QFS_VALUE_MAX_DEFAULT;
 	o->cache_timeout = 1.0;
+	o->write_timeout = 5.0;
+	o->heartbeat = 0.05;
+	o->election_timeout = 0.3;
+	o->snapshot_entries = 4096;
 }
 
 /* Splits argv into option/value pairs; calls fn for each, or collects the
@@ -242,7 +285,7 @@ static int options_from_argv(struct qfs_options *o, int argc, char **argv, bool 
 			     char *config, size_t configlen, char *err, size_t errlen)
 {
 	bool positional_only = false;
-	int positionals = 0;
+	int positionals = 0, argv_peers = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const struct opt_def *d = NULL;
@@ -285,6 +328,8 @@ static int options_from_argv(struct qfs_options *o, int argc, char **argv, bool 
 		}
 		if (only_config)
 			continue;
+		if (d->type == OPT_PEER && !argv_peers++)
+			o->n_peers = 0; /* the command line replaces config/env peers */
 		if (opt_apply(o, d, val, "command line", err, errlen) < 0)
 			return -1;
 	}
@@ -310,5 +355,11 @@ int options_parse(struct qfs_options *o, int argc, char **argv, char *err, size_
 		return 0;
 	if (!o->mountpoint[0])
 		return set_err(err, errlen, "no MOUNTPOINT given (see --help)");
+	if ((o->n_peers || o->join[0]) && !o->listen[0])
+		return set_err(err, errlen, "--peer and --join need --listen URL");
+	if (o->n_peers && o->join[0])
+		return set_err(err, errlen, "--peer bootstraps a new cluster, --join joins one: not both");
+	if (o->heartbeat < 0.001 || o->election_timeout < 2 * o->heartbeat)
+		return set_err(err, errlen, "--election-timeout must be at least twice --heartbeat (>= 1ms)");
 	return 0;
 }

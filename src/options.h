@@ -8,8 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define QFS_OPT_MAX_PEERS 16
+
 struct qfs_options {
 	char name[256];
+	char listen[512];
+	char advertise[512];
+	char join[512];
+	char peers[QFS_OPT_MAX_PEERS][256 + 512 + 2]; /* NAME=URL */
+	unsigned n_peers;
+	double write_timeout;    /* seconds */
+	double heartbeat;        /* seconds: the Raft tick */
+	double election_timeout; /* seconds: randomized in [t, 2t) */
+	uint64_t snapshot_entries;
 	char data[4096];
 	char mountpoint[4096];
 	char fuse_opts[4096]; /* comma-separated -o options */

@@ -161,21 +161,60 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return fs_reply_rc(req, rc);
 	if (S_ISDIR(a.mode))
 		return (void)fuse_reply_err(req, EISDIR);
-	struct fs_handle *h = calloc(1, sizeof *h);
-	if (!h)
-		return (void)fuse_reply_err(req, ENOMEM);
-	h->ino = ino;
 	int acc = fi->flags & O_ACCMODE;
 	/* Truncating an empty value changes nothing: no commit needed. */
-	atomic_init(&h->trunc_pending, (fi->flags & O_TRUNC) && acc != O_RDONLY && a.size > 0);
-	h->append = (fi->flags & O_APPEND) != 0;
+	struct fs_handle *h = fs_handle_new(ino, (acc != O_RDONLY && a.size > 0) ? fi->flags
+										   : fi->flags & ~O_TRUNC);
+	if (!h)
+		return (void)fuse_reply_err(req, ENOMEM);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Appends land wherever the end is at commit time, which the kernel
-	 * cannot predict: bypass the page cache for such handles. */
-	fi->direct_io = h->append;
-	fi->keep_cache = !h->append && !atomic_load(&h->trunc_pending) && fs_cache_keep(fs, &a);
+	/* No page cache for contents: the kernel zeroes its idea of the size at
+	 * an O_TRUNC open, before the value changes here, and cached pages
+	 * would show readers that empty (or half-written) state. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		free(h); /* interrupted: no release will come */
+		fs_handle_free(h); /* interrupted: no release will come */
+}
+
+struct fs_handle *fs_handle_new(uint64_t ino, int flags)
+{
+	struct fs_handle *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->ino = ino;
+	atomic_init(&h->trunc_pending, (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY);
+	atomic_init(&h->flushes, 0);
+	h->append = (flags & O_APPEND) != 0;
+	pthread_mutex_init(&h->mu, NULL);
+	return h;
+}
+
+void fs_handle_free(struct fs_handle *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_destroy(&h->mu);
+	free(h->snap);
+	free(h);
+}
+
+void fs_handle_forget_snap(struct fs_handle *h)
+{
+	pthread_mutex_lock(&h->mu);
+	free(h->snap);
+	h->snap = NULL;
+	h->snap_len = 0;
+	h->has_snap = false;
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void fs_reply_slice(fuse_req_t req, const uint8_t *data, size_t len, off_t off, size_t size)
+{
+	if ((uint64_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, (const char *)data + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -183,18 +222,39 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
-	if (h && atomic_load(&h->trunc_pending))
+	if (atomic_load(&h->trunc_pending))
 		return (void)fuse_reply_buf(req, NULL, 0); /* truncated, not yet committed */
+	pthread_mutex_lock(&h->mu);
+	if (h->has_snap) {
+		fs_reply_slice(req, h->snap, h->snap_len, off, size);
+		pthread_mutex_unlock(&h->mu);
+		return;
+	}
 	struct store_rtxn *t;
 	const void *data;
 	size_t len;
 	int rc = store_rbegin(fs->store, &t);
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_mutex_unlock(&h->mu);
 		return fs_reply_rc(req, rc);
-	rc = store_read(t, ino, (uint64_t)off, size, &data, &len);
-	if (rc == 0)
-		fuse_reply_buf(req, data, len); /* copied out before the txn ends */
+	}
+	rc = store_read(t, ino, 0, SIZE_MAX, &data, &len);
+	if (rc == 0 && off == 0 && size >= len) {
+		fuse_reply_buf(req, data, len); /* the whole value in one reply */
+	} else if (rc == 0) {
+		/* The reader takes this value in pieces: keep a copy of it. */
+		h->snap = malloc(len ? len : 1);
+		if (!h->snap) {
+			rc = QFS_ENOMEM;
+		} else {
+			memcpy(h->snap, data, len);
+			h->snap_len = len;
+			h->has_snap = true;
+			fs_reply_slice(req, h->snap, len, off, size);
+		}
+	}
 	store_rend(t);
+	pthread_mutex_unlock(&h->mu);
 	if (rc < 0)
 		fs_reply_rc(req, rc);
 }
@@ -466,7 +526,6 @@ int fs_new(struct fs **out, struct store *s, struct node *n, const struct fs_opt
 	fs->node = n;
 	fs->opt = *opt;
 	fs->value_max = store_value_max(s);
-	pthread_mutex_init(&fs->cache_mu, NULL);
 	pthread_mutex_init(&fs->inval_mu, NULL);
 	pthread_cond_init(&fs->inval_cv, NULL);
 	node_on_applied(n, fs_on_applied, fs);
@@ -486,6 +545,5 @@ void fs_free(struct fs *fs)
 		return;
 	pthread_cond_destroy(&fs->inval_cv);
 	pthread_mutex_destroy(&fs->inval_mu);
-	pthread_mutex_destroy(&fs->cache_mu);
 	free(fs);
 }

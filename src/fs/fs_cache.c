@@ -1,8 +1,10 @@
-/* fs_cache.c: what the kernel may keep cached, and telling it when to drop it.
+/* fs_cache.c: telling the kernel when to drop cached names and attributes.
  *
- * Changes made through the kernel's own requests leave its caches right.  Any
- * other change (an append whose offset the kernel guessed, later: a commit
- * from another node) is invalidated explicitly, from a thread of its own. */
+ * File contents are never in the page cache (every handle is direct I/O, see
+ * fs_op_open).  Names and attributes are cached for --cache-timeout; changes
+ * made through the kernel's own requests leave those caches right.  Any other
+ * change (an append whose offset the kernel guessed, a commit from another
+ * node) is invalidated explicitly, from a thread of its own. */
 #include "fs/fs_internal.h"
 
 #include <stdio.h>
@@ -11,17 +13,6 @@
 
 #include "quorumfs/error.h"
 #include "util/log.h"
-
-bool fs_cache_keep(struct fs *fs, const struct qfs_attr *a)
-{
-	size_t slot = (size_t)(a->ino * 0x9E3779B97F4A7C15ull >> 52) % FS_CACHE_SLOTS;
-	pthread_mutex_lock(&fs->cache_mu);
-	bool keep = fs->cache[slot].ino == a->ino && fs->cache[slot].rev == a->mod_revision;
-	fs->cache[slot].ino = a->ino;
-	fs->cache[slot].rev = a->mod_revision;
-	pthread_mutex_unlock(&fs->cache_mu);
-	return keep;
-}
 
 static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const char *name)
 {

@@ -11,10 +11,6 @@
 
 #include "fs/fs.h"
 
-/* Lossy map ino -> the mod_revision whose content the kernel may have cached.
- * A miss only costs a page-cache drop at the next open. */
-#define FS_CACHE_SLOTS 4096u
-
 struct fs_inval {
 	struct fs_inval *next;
 	uint64_t ino;      /* nonzero: invalidate this inode's data and attributes */
@@ -28,9 +24,6 @@ struct fs {
 	struct fs_options opt;
 	struct fuse_session *se;
 	uint32_t value_max;
-
-	pthread_mutex_t cache_mu;
-	struct { uint64_t ino, rev; } cache[FS_CACHE_SLOTS];
 
 	/* Invalidations run on their own thread: the kernel may block them on
 	 * page or directory locks held by requests that wait for the node loop,
@@ -51,7 +44,18 @@ struct fs_handle {
 	atomic_bool trunc_pending; /* taken by exactly one of write/flush/release */
 	atomic_uint flushes;
 	bool append;               /* O_APPEND: each write appends atomically */
+	/* A value read in several read() calls is served from one copy taken at
+	 * the first read, so the reader never mixes two versions. */
+	pthread_mutex_t mu;
+	uint8_t *snap;
+	size_t snap_len;
+	bool has_snap;
 };
+
+struct fs_handle *fs_handle_new(uint64_t ino, int flags);
+void fs_handle_free(struct fs_handle *h);
+/* Drops the read copy: this handle changed the value. */
+void fs_handle_forget_snap(struct fs_handle *h);
 
 /* True for the one caller that gets to commit the pending truncation. */
 static inline bool fs_take_trunc(struct fs_handle *h)
@@ -66,9 +70,6 @@ static inline struct fs *fs_of(fuse_req_t req)
 
 void fs_attr_to_stat(const struct fs *fs, const struct qfs_attr *a, struct stat *st);
 void fs_fill_entry(const struct fs *fs, const struct qfs_attr *a, struct fuse_entry_param *e);
-/* keep_cache decision for an open of `a`: true when the kernel's cached pages
- * are of this very revision. */
-bool fs_cache_keep(struct fs *fs, const struct qfs_attr *a);
 void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows);
 
 /* Write-side ops (fs_write.c). */

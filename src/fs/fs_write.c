@@ -42,7 +42,7 @@ static void fs_done(void *ctx, int rc, const struct store_result *res)
 		rc = res->rc;
 	if (rc < 0) {
 		if (p->kind == FS_REPLY_CREATE)
-			free(p->h);
+			fs_handle_free(p->h);
 		if (p->was_put && p->h)
 			atomic_store(&p->h->trunc_pending, true); /* it did not happen */
 		fuse_reply_err(p->req, qfs_errno(rc));
@@ -62,10 +62,10 @@ static void fs_done(void *ctx, int rc, const struct store_result *res)
 		/* O_CREAT without O_EXCL may have found an existing value. */
 		atomic_store(&p->h->trunc_pending, (p->fi.flags & O_TRUNC) && res->attr.size > 0);
 		p->fi.fh = (uint64_t)(uintptr_t)p->h;
-		p->fi.direct_io = p->h->append;
+		p->fi.direct_io = 1; /* see fs_op_open */
 		p->fi.keep_cache = 0;
 		if (fuse_reply_create(p->req, &e, &p->fi) == -ENOENT)
-			free(p->h); /* interrupted: no release will come */
+			fs_handle_free(p->h); /* interrupted: no release will come */
 		break;
 	case FS_REPLY_WRITE:
 		fuse_reply_write(p->req, p->size);
@@ -123,7 +123,7 @@ static void fs_create_key(fuse_req_t req, fuse_ino_t parent, const char *name, m
 		rc = QFS_EPERM;
 	if (rc < 0) {
 		if (p && p->h)
-			free(p->h);
+			fs_handle_free(p->h);
 		free(p);
 		fuse_reply_err(req, qfs_errno(rc));
 		return;
@@ -159,13 +159,13 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		  struct fuse_file_info *fi)
 {
 	struct fs_pending *p = calloc(1, sizeof *p);
-	struct fs_handle *h = calloc(1, sizeof *h);
+	/* trunc_pending is decided once we know whether the key existed. */
+	struct fs_handle *h = fs_handle_new(0, fi->flags & ~O_TRUNC);
 	if (!p || !h) {
 		free(p);
-		free(h);
+		fs_handle_free(h);
 		return (void)fuse_reply_err(req, ENOMEM);
 	}
-	h->append = (fi->flags & O_APPEND) != 0;
 	p->h = h;
 	p->fi = *fi;
 	/* O_EXCL is decided by the commit: exactly one contender wins. */
@@ -285,6 +285,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 			    .data_len = (uint32_t)size};
 	bool kernel_knows = true;
 	uint8_t *zeros = NULL;
+	fs_handle_forget_snap(h); /* read-your-writes on this handle */
 	if (h->append) {
 		c.op = QFS_OP_APPEND;
 		kernel_knows = false; /* the kernel guessed the offset */
@@ -345,7 +346,7 @@ static void fs_release_done(void *ctx, int rc, const struct store_result *res)
 	if (rc < 0)
 		log_warn("truncation of inode %llu at close failed: %s",
 			 (unsigned long long)h->ino, qfs_strerror(rc));
-	free(h);
+	fs_handle_free(h);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -353,7 +354,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	fuse_reply_err(req, 0);
 	if (!h || !fs_take_trunc(h)) {
-		free(h);
+		fs_handle_free(h);
 		return;
 	}
 	/* Opened with O_TRUNC, closed after a single flush and no write: nobody

@@ -1,6 +1,7 @@
-#include "node/node.h"
+/* node.c: lifecycle, the event queue and the loop. */
+#include "node/node_internal.h"
 
-#include <pthread.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,36 +10,33 @@
 #include "quorumfs/limits.h"
 #include "util/log.h"
 
-struct proposal {
-	struct proposal *next;
-	node_done_fn done;
-	void *ctx;
-	bool kernel_knows;
-	size_t len;
-	uint8_t bytes[]; /* the encoded command: exactly what a log entry holds */
-};
-
-struct node {
-	struct store *store;
-	uint32_t batch_max;
-	node_applied_fn on_applied;
-	void *on_applied_ctx;
-
-	pthread_mutex_t mu; /* guards the queue and `stopping` */
-	pthread_cond_t cv;
-	struct proposal *head, *tail;
-	bool stopping;
-	bool started;
-	pthread_t thread;
-
-	uint64_t applied; /* loop thread only */
-};
-
 uint64_t node_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t node_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+uint64_t node_id_of(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
 }
 
 int node_new(struct node **out, struct store *s, const struct node_options *opt)
@@ -47,18 +45,48 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 	if (!n)
 		return QFS_ENOMEM;
 	n->store = s;
-	n->batch_max = opt && opt->batch_max ? opt->batch_max : QFS_BATCH_MAX;
-	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cv, NULL);
-
-	struct store_rtxn *rt;
-	int rc = store_rbegin(s, &rt);
-	if (rc == 0) {
-		struct store_stats st;
-		rc = store_stats(rt, &st);
-		store_rend(rt);
-		n->applied = st.applied;
+	n->opt = *opt;
+	n->name = strdup(opt->name ? opt->name : "quorumfs");
+	n->data_dir = strdup(opt->data_dir ? opt->data_dir : ".");
+	n->listen = dup_or_null(opt->listen);
+	n->advertise = dup_or_null(opt->advertise ? opt->advertise : opt->listen);
+	n->join = dup_or_null(opt->join);
+	n->decoded = malloc(sizeof *n->decoded);
+	n->snap_chunk = malloc(RAFT_SNAP_CHUNK);
+	if (!n->name || !n->data_dir || !n->decoded || !n->snap_chunk) {
+		node_free(n);
+		return QFS_ENOMEM;
 	}
+	/* Peer strings are copied too: the options may go away. */
+	for (unsigned i = 0; i < opt->n_peers; i++) {
+		n->opt.peers[i].name = strdup(opt->peers[i].name);
+		n->opt.peers[i].url = strdup(opt->peers[i].url);
+	}
+	if (!n->opt.tick_ms)
+		n->opt.tick_ms = 50;
+	if (!n->opt.heartbeat_ticks)
+		n->opt.heartbeat_ticks = 1;
+	if (!n->opt.election_ticks)
+		n->opt.election_ticks = 6;
+	if (!n->opt.write_timeout_ms)
+		n->opt.write_timeout_ms = 5000;
+	if (!n->opt.snapshot_entries)
+		n->opt.snapshot_entries = 4096;
+	if (!n->opt.batch_max)
+		n->opt.batch_max = QFS_BATCH_MAX;
+	n->id = node_id_of(n->name);
+	n->rng = n->id ^ node_now_ns();
+	n->next_req_id = 1;
+	pthread_mutex_init(&n->mu, NULL);
+	/* The loop waits for ticks on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&n->status_mu, NULL);
+
+	int rc = node_raft_open(n);
 	if (rc < 0) {
 		node_free(n);
 		return rc;
@@ -77,9 +105,34 @@ void node_free(struct node *n)
 {
 	if (!n)
 		return;
+	net_free(n->net);
+	raft_free(n->raft);
+	for (unsigned i = 0; i < n->opt.n_peers; i++) {
+		free((char *)n->opt.peers[i].name);
+		free((char *)n->opt.peers[i].url);
+	}
 	pthread_cond_destroy(&n->cv);
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->status_mu);
+	free(n->decoded);
+	free(n->snap_chunk);
+	free(n->name);
+	free(n->data_dir);
+	free(n->listen);
+	free(n->advertise);
+	free(n->join);
 	free(n);
+}
+
+static void node_push(struct node *n, struct node_event *ev)
+{
+	ev->next = NULL;
+	if (n->tail)
+		n->tail->next = ev;
+	else
+		n->head = ev;
+	n->tail = ev;
+	pthread_cond_signal(&n->cv);
 }
 
 void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, node_done_fn done,
@@ -97,129 +150,158 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 		done(ctx, rc, NULL);
 		return;
 	}
-	size_t len = qfs_cmd_encoded_size(c);
-	struct proposal *p = malloc(sizeof *p + len);
-	if (!p) {
+	size_t clen = qfs_cmd_encoded_size(c);
+	struct node_pending *p = calloc(1, sizeof *p + NODE_ENVELOPE_SIZE + clen);
+	struct node_event *ev = calloc(1, sizeof *ev);
+	if (!p || !ev) {
+		free(p);
+		free(ev);
 		done(ctx, QFS_ENOMEM, NULL);
 		return;
 	}
-	long enc = qfs_cmd_encode(c, p->bytes, len);
+	long enc = qfs_cmd_encode(c, p->entry + NODE_ENVELOPE_SIZE, clen);
 	if (enc < 0) {
 		free(p);
+		free(ev);
 		done(ctx, (int)enc, NULL);
 		return;
 	}
-	p->len = (size_t)enc;
-	p->next = NULL;
+	p->len = NODE_ENVELOPE_SIZE + (size_t)enc;
 	p->done = done;
 	p->ctx = ctx;
 	p->kernel_knows = kernel_knows;
+	ev->kind = NODE_EV_PROPOSE;
+	ev->pending = p;
 
 	pthread_mutex_lock(&n->mu);
 	if (n->stopping) {
 		pthread_mutex_unlock(&n->mu);
 		free(p);
+		free(ev);
 		done(ctx, QFS_ESHUTDOWN, NULL);
 		return;
 	}
-	if (n->tail)
-		n->tail->next = p;
-	else
-		n->head = p;
-	n->tail = p;
-	pthread_cond_signal(&n->cv);
+	p->req_id = n->next_req_id++;
+	node_push(n, ev);
 	pthread_mutex_unlock(&n->mu);
 }
 
-/* Takes up to batch_max queued proposals; NULL once stopping and drained. */
-static struct proposal *node_take_batch(struct node *n)
+/* Peer messages arrive on an nng thread: re-encode (the decoded view points
+ * into nng's buffer) and queue for the loop. */
+static void node_on_net(void *ctx, const struct net_decoded *d)
+{
+	struct node *n = ctx;
+	size_t len;
+	if (net_encoded_size(&d->msg, &len) < 0)
+		return;
+	struct node_event *ev = malloc(sizeof *ev + len);
+	if (!ev)
+		return; /* lost like any message: Raft retries */
+	if (net_encode(&d->msg, ev->bytes, len, NULL) < 0) {
+		free(ev);
+		return;
+	}
+	ev->kind = NODE_EV_NET;
+	ev->pending = NULL;
+	ev->len = len;
+	pthread_mutex_lock(&n->mu);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->mu);
+		free(ev);
+		return;
+	}
+	node_push(n, ev);
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void node_handle_event(struct node *n, struct node_event *ev)
+{
+	switch (ev->kind) {
+	case NODE_EV_PROPOSE:
+		node_handle_proposal(n, ev->pending);
+		break;
+	case NODE_EV_NET:
+		node_handle_net(n, ev->bytes, ev->len);
+		break;
+	}
+	free(ev);
+}
+
+/* Waits for events until the next tick; returns the batch taken (NULL on
+ * timeout) and whether the node is stopping. */
+static struct node_event *node_wait(struct node *n, bool *stopping)
 {
 	pthread_mutex_lock(&n->mu);
-	while (!n->head && !n->stopping)
-		pthread_cond_wait(&n->cv, &n->mu);
-	struct proposal *batch = n->head, *last = n->head;
-	for (uint32_t i = 1; last && last->next && i < n->batch_max; i++)
-		last = last->next;
-	if (last) {
-		n->head = last->next;
-		if (!n->head)
-			n->tail = NULL;
-		last->next = NULL;
+	while (!n->head && !n->stopping) {
+		uint64_t now = node_mono_ms();
+		if (now >= n->next_tick_ms)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t wait_ms = n->next_tick_ms - now;
+		ts.tv_sec += (time_t)(wait_ms / 1000);
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&n->cv, &n->mu, &ts);
 	}
+	struct node_event *batch = n->head;
+	n->head = n->tail = NULL;
+	*stopping = n->stopping;
 	pthread_mutex_unlock(&n->mu);
 	return batch;
-}
-
-static void node_fail_all(struct proposal *p, int rc)
-{
-	while (p) {
-		struct proposal *next = p->next;
-		p->done(p->ctx, rc, NULL);
-		free(p);
-		p = next;
-	}
-}
-
-/* Applies one batch in one transaction.  Results are kept until the commit
- * is durable: nobody hears of a change before it would survive a crash. */
-static void node_apply_batch(struct node *n, struct proposal *batch)
-{
-	size_t count = 0;
-	for (struct proposal *p = batch; p; p = p->next)
-		count++;
-	struct store_result *res = calloc(count, sizeof *res);
-	if (!res) {
-		node_fail_all(batch, QFS_ENOMEM);
-		return;
-	}
-	struct store_wtxn *t;
-	int rc = store_wbegin(n->store, &t);
-	uint64_t index = n->applied;
-	size_t i = 0;
-	for (struct proposal *p = batch; rc == 0 && p; p = p->next, i++) {
-		struct qfs_cmd c;
-		rc = qfs_cmd_decode(p->bytes, p->len, &c);
-		if (rc < 0) {
-			res[i].rc = rc; /* cannot happen for our own encoding */
-			rc = 0;
-			continue;
-		}
-		rc = store_apply(t, ++index, &c, &res[i]);
-	}
-	if (rc == 0)
-		rc = store_wcommit(t);
-	else
-		store_wabort(t);
-	if (rc < 0) {
-		log_error("commit of %zu changes failed: %s", count, qfs_strerror(rc));
-		free(res);
-		node_fail_all(batch, rc);
-		return;
-	}
-	n->applied = index;
-	i = 0;
-	for (struct proposal *p = batch; p; i++) {
-		struct proposal *next = p->next;
-		p->done(p->ctx, 0, &res[i]);
-		if (n->on_applied)
-			n->on_applied(n->on_applied_ctx, &res[i], p->kernel_knows);
-		free(p);
-		p = next;
-	}
-	free(res);
 }
 
 static void *node_loop(void *arg)
 {
 	struct node *n = arg;
-	struct proposal *batch;
-	while ((batch = node_take_batch(n)))
-		node_apply_batch(n, batch);
+	bool stopping = false;
+	n->next_tick_ms = node_mono_ms() + n->opt.tick_ms;
+	node_process_ready(n); /* bootstrap or restore may have left work */
+	while (!stopping) {
+		struct node_event *ev = node_wait(n, &stopping);
+		n->now_ms = node_mono_ms();
+		while (ev) {
+			struct node_event *next = ev->next;
+			node_handle_event(n, ev);
+			ev = next;
+			/* Persist and apply as we go: a long queue is cut into
+			 * ready batches, each one transaction. */
+			node_process_ready(n);
+		}
+		if (n->now_ms >= n->next_tick_ms) {
+			n->next_tick_ms += n->opt.tick_ms;
+			if (n->next_tick_ms <= n->now_ms)
+				n->next_tick_ms = n->now_ms + n->opt.tick_ms;
+			raft_tick(n->raft);
+			node_cluster_tick(n);
+			node_expire_pending(n);
+		}
+		node_process_ready(n);
+		node_retry_waiting(n);
+		node_process_ready(n);
+		node_maybe_snapshot(n);
+		node_status_refresh(n);
+	}
+	node_fail_all_pending(n, QFS_ESHUTDOWN);
 	return NULL;
 }
 
 int node_start(struct node *n)
 {
+	if (n->listen) {
+		struct net_config cfg = {.listen = n->listen, .self_id = n->id,
+					 .cluster_id = n->cluster_id};
+		int rc = net_new(&n->net, &cfg, node_on_net, n);
+		if (rc < 0) {
+			log_error("cannot listen on %s: %s", n->listen, qfs_strerror(rc));
+			return rc;
+		}
+		node_cluster_connect(n);
+	}
+	node_status_refresh(n);
 	if (pthread_create(&n->thread, NULL, node_loop, n) != 0)
 		return QFS_ENOMEM;
 	n->started = true;
@@ -231,10 +313,29 @@ void node_stop(struct node *n)
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
 	pthread_cond_broadcast(&n->cv);
+	struct node_event *ev = n->head;
+	n->head = n->tail = NULL;
 	pthread_mutex_unlock(&n->mu);
 	if (n->started)
 		pthread_join(n->thread, NULL);
 	n->started = false;
-	/* The loop drains the queue before it exits; anything proposed since
-	 * was refused by node_propose. */
+	/* Proposals that never reached the loop. */
+	while (ev) {
+		struct node_event *next = ev->next;
+		if (ev->kind == NODE_EV_PROPOSE) {
+			ev->pending->done(ev->pending->ctx, QFS_ESHUTDOWN, NULL);
+			free(ev->pending);
+		}
+		free(ev);
+		ev = next;
+	}
+	net_free(n->net);
+	n->net = NULL;
+}
+
+void node_status(struct node *n, struct node_status *st)
+{
+	pthread_mutex_lock(&n->status_mu);
+	*st = n->status;
+	pthread_mutex_unlock(&n->status_mu);
 }

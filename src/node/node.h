@@ -1,10 +1,14 @@
-/* node: the one loop that owns the write side of the store (and, with
- * replication, the Raft core and the peer links).
+/* node: the one loop that owns the Raft core, the write side of the store and
+ * the peer links.
  *
- * Any thread may propose a change; the loop batches everything queued into one
- * LMDB transaction and one fsync (group commit), applies each command through
- * store_apply(), and then completes every proposal on the loop thread.  A
- * proposer never blocks: FUSE requests park until their completion runs.
+ * Any thread may propose a change.  The loop hands it to Raft on the leader
+ * (or forwards it to the leader), persists each ready batch in ONE LMDB
+ * transaction with one fsync (new log entries, hard state, and the keyspace
+ * changes of the entries it applies), sends what Raft asks, and completes the
+ * proposal once the entry is applied here.  Proposers never block: FUSE
+ * requests park until their completion runs on the loop thread.
+ *
+ * A single node is a cluster of one voter: the same path, no peers.
  */
 #ifndef QFS_NODE_H
 #define QFS_NODE_H
@@ -17,37 +21,73 @@
 
 struct node;
 
+#define NODE_MAX_PEERS 16u
+
+struct node_peer {
+	const char *name;
+	const char *url;
+};
+
 struct node_options {
-	uint32_t batch_max; /* commands per transaction (0: QFS_BATCH_MAX) */
+	const char *name;      /* this node's name (its id is derived from it) */
+	const char *data_dir;  /* for snapshot files and the admin socket */
+	const char *listen;    /* peer listen URL; NULL: single node, no network */
+	const char *advertise; /* URL peers dial (NULL: listen) */
+	const char *join;      /* join an existing cluster through this member */
+	struct node_peer peers[NODE_MAX_PEERS]; /* bootstrap voters (may include self) */
+	unsigned n_peers;
+	uint32_t tick_ms;            /* Raft tick (0: 50 ms) */
+	uint32_t heartbeat_ticks;    /* (0: 1) */
+	uint32_t election_ticks;     /* election timeout in [e, 2e) ticks (0: 6) */
+	uint32_t write_timeout_ms;   /* (0: 5000) */
+	uint64_t snapshot_entries;   /* applied entries between snapshots (0: 4096) */
+	uint32_t batch_max;          /* proposals per loop turn (0: QFS_BATCH_MAX) */
 };
 
 /* Completion of one proposal, on the loop thread, exactly once.  rc is 0 when
  * the command was applied (its own outcome is res->rc), or a negative QFS_E*
- * when it was never applied (ENOSPC/EFBIG precheck, ESHUTDOWN, EIO); then res
- * is NULL.  res is valid only during the call. */
+ * when it was not: QFS_ENOSPC/QFS_EFBIG (precheck), QFS_EROFS (no leader within
+ * the write timeout: nothing was proposed), QFS_ETIMEDOUT (proposed, outcome
+ * unknown), QFS_ESHUTDOWN.  res is NULL then; valid only during the call. */
 typedef void (*node_done_fn)(void *ctx, int rc, const struct store_result *res);
 
 /* Observer of every applied command, on the loop thread, after the proposer's
- * completion ran: fs/ uses it to invalidate kernel caches.  `mine` says the
- * command came through this node's node_propose() with kernel_knows set. */
+ * completion ran: fs/ invalidates kernel caches with it.  `kernel_knows`: the
+ * command came from this node's kernel, whose caches already reflect it. */
 typedef void (*node_applied_fn)(void *ctx, const struct store_result *res, bool kernel_knows);
 
-/* `s` is borrowed and must outlive the node. */
+/* `s` is borrowed and must outlive the node; opt strings are copied. */
 int node_new(struct node **out, struct store *s, const struct node_options *opt);
 void node_on_applied(struct node *n, node_applied_fn fn, void *ctx);
-/* Starts the loop thread. */
+/* Opens the peer links and the admin socket, starts the loop thread. */
 int node_start(struct node *n);
-/* Stops the loop: queued proposals complete with QFS_ESHUTDOWN. */
+/* Stops the loop: queued and parked proposals complete with QFS_ESHUTDOWN
+ * unless already applied. */
 void node_stop(struct node *n);
 void node_free(struct node *n);
 
 /* Proposes `c` (borrowed: encoded before return).  `kernel_knows`: the change
- * was made through the kernel's own request, so its caches already reflect it.
- * done may run before node_propose returns (on a refused proposal). */
+ * was made through the kernel's own request.  done may run before
+ * node_propose returns (a refused proposal). */
 void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, node_done_fn done,
 		  void *ctx);
 
 /* Wall-clock time in ns, for command time stamps. */
 uint64_t node_now_ns(void);
+
+/* What this node knows of itself and the cluster (any thread; a copy). */
+struct node_status {
+	char name[256];
+	uint64_t id;
+	const char *role; /* leader, follower, candidate, learner */
+	char leader[256]; /* name, "" when unknown */
+	uint64_t term, commit, applied, revision;
+	bool quorum;      /* a leader is known and in contact (or we are it) */
+	unsigned voters, learners;
+};
+void node_status(struct node *n, struct node_status *st);
+
+/* Derived node id of a name (FNV-1a 64, never 0). */
+uint64_t node_id_of(const char *name);
 
 #endif

@@ -1,0 +1,148 @@
+/* Internal to node/: the loop's state, shared by its files.  Everything here
+ * is touched by the loop thread only, except the event queue (mu) and the
+ * status copy (status_mu). */
+#ifndef QFS_NODE_INTERNAL_H
+#define QFS_NODE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/net.h"
+#include "node/node.h"
+#include "raft/raft.h"
+#include "store/raftlog.h"
+
+#define NODE_PENDING_BUCKETS 1024u
+#define NODE_ENVELOPE_VERSION 1u
+#define NODE_ENVELOPE_SIZE 18u /* version u8, kind u8, origin u64, req_id u64 */
+#define NODE_JOIN_RETRY_MS 1000u
+#define NODE_MAX_SNAP_FILES 2u /* snapshot files kept: the core's and one older */
+
+/* What a log entry of ours carries, before the command bytes. */
+enum node_entry_kind {
+	NODE_ENTRY_CMD = 1, /* a keyspace command (include/quorumfs/command.h) */
+};
+
+enum node_event_kind {
+	NODE_EV_PROPOSE = 1, /* a local proposal (struct node_pending) */
+	NODE_EV_NET = 2,     /* a peer message, re-encoded (bytes) */
+};
+
+struct node_pending;
+
+/* One entry of the address book: who a node id is and where it listens.
+ * Learned from --peer (bootstrap), from conf changes (ADD_LEARNER carries
+ * "name\0url"), and from the announcements every node sends its peers. */
+struct node_member {
+	uint64_t id;
+	char name[NET_MAX_NAME + 1];
+	char url[NET_MAX_URL + 1];
+};
+#define NODE_ANNOUNCE_MS 1000u
+
+struct node_event {
+	struct node_event *next;
+	enum node_event_kind kind;
+	struct node_pending *pending; /* NODE_EV_PROPOSE */
+	size_t len;                   /* NODE_EV_NET */
+	uint8_t bytes[];
+};
+
+enum node_pending_state {
+	NODE_P_WAITING = 0,   /* no leader known yet: nothing proposed */
+	NODE_P_PROPOSED = 1,  /* in our own log at (index, term) */
+	NODE_P_FORWARDED = 2, /* sent to the leader: outcome unknown until applied */
+};
+
+/* A proposal from this node, until its entry is applied here or it fails. */
+struct node_pending {
+	struct node_pending *next_hash;
+	struct node_pending *prev_all, *next_all;
+	uint64_t req_id;
+	enum node_pending_state state;
+	uint64_t index, term;   /* NODE_P_PROPOSED */
+	uint64_t deadline_ms;
+	uint64_t retry_ms;       /* NODE_P_WAITING: not before (after a refusal) */
+	node_done_fn done;
+	void *ctx;
+	bool kernel_knows;
+	size_t len;
+	uint8_t entry[];        /* envelope + command bytes: the log entry's data */
+};
+
+struct node {
+	struct store *store;
+	struct node_options opt;
+	char *name, *data_dir, *listen, *advertise, *join;
+	uint64_t id;
+	uint64_t cluster_id;
+	node_applied_fn on_applied;
+	void *on_applied_ctx;
+
+	/* Event queue: any thread pushes, the loop pops. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct node_event *head, *tail;
+	bool stopping;
+	bool started;
+	pthread_t thread;
+	uint64_t next_req_id; /* guarded by mu */
+
+	/* Loop thread only. */
+	struct raft *raft;
+	struct net *net;
+	uint64_t rng;
+	uint64_t now_ms, next_tick_ms, next_join_ms;
+	uint64_t leader;        /* as of the last ready */
+	uint8_t role;
+	struct node_pending *pending_hash[NODE_PENDING_BUCKETS];
+	struct node_pending *pending_all; /* every pending, for timeouts */
+	uint64_t applied_term;  /* term of the last applied entry */
+	uint64_t snap_index;    /* the core's snapshot point */
+	struct node_member book[NET_MAX_PEERS];
+	unsigned n_book;
+	uint64_t next_announce_ms;
+	struct net_decoded *decoded; /* scratch for decoding events (large) */
+	uint8_t *snap_chunk;         /* scratch for one outgoing snapshot chunk */
+
+	/* Copy for node_status(), refreshed by the loop. */
+	pthread_mutex_t status_mu;
+	struct node_status status;
+};
+
+uint64_t node_mono_ms(void);
+
+/* node_propose.c */
+void node_pending_add(struct node *n, struct node_pending *p);
+struct node_pending *node_pending_find(struct node *n, uint64_t req_id);
+void node_pending_finish(struct node *n, struct node_pending *p, int rc,
+			 const struct store_result *res);
+void node_handle_proposal(struct node *n, struct node_pending *p);
+void node_retry_waiting(struct node *n);
+void node_expire_pending(struct node *n);
+void node_fail_all_pending(struct node *n, int rc);
+void node_handle_forward(struct node *n, const struct net_msg *m);
+void node_handle_nack(struct node *n, const struct net_msg *m);
+
+/* node_raft.c */
+int node_raft_open(struct node *n);
+void node_process_ready(struct node *n);
+void node_maybe_snapshot(struct node *n);
+void node_handle_net(struct node *n, const uint8_t *bytes, size_t len);
+
+/* node_cluster.c */
+int node_cluster_init(struct node *n, bool fresh);
+void node_cluster_connect(struct node *n);
+const struct node_member *node_book_find(const struct node *n, uint64_t id);
+void node_cluster_apply_conf_change(struct node *n, struct store_wtxn *t,
+				    const struct raft_conf_change *cc);
+void node_cluster_tick(struct node *n);
+void node_handle_join(struct node *n, const struct net_msg *m);
+void node_handle_conf_forward(struct node *n, const struct net_msg *m);
+void node_cluster_adopt(struct node *n, uint64_t cluster_id);
+void node_snap_path(const struct node *n, char *buf, size_t cap, const char *what,
+		    uint64_t index, uint64_t term);
+void node_status_refresh(struct node *n);
+
+#endif

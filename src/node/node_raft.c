@@ -1,0 +1,408 @@
+/* node_raft.c: the Raft cycle on real storage and sockets.
+ *
+ * Each ready batch: send what promises nothing, then ONE write transaction
+ * (snapshot install, new entries, hard state, and the keyspace changes of the
+ * committed entries with the applied index), one fsync, then the messages
+ * whose promise needed that, then the replies to parked requests. */
+#include "node/node_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "quorumfs/error.h"
+#include "util/log.h"
+
+static uint64_t node_rand(void *ctx)
+{
+	uint64_t *s = ctx; /* splitmix64 */
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t get64le(const uint8_t *b)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+void node_snap_path(const struct node *n, char *buf, size_t cap, const char *what, uint64_t index,
+		    uint64_t term)
+{
+	snprintf(buf, cap, "%s/snap/%s-%016llx-%016llx.qfs", n->data_dir, what,
+		 (unsigned long long)index, (unsigned long long)term);
+}
+
+int node_raft_open(struct node *n)
+{
+	struct raft_config cfg = {
+		.id = n->id,
+		.election_tick = n->opt.election_ticks,
+		.heartbeat_tick = n->opt.heartbeat_ticks,
+		.pre_vote = true,
+		.check_quorum = true,
+		.rand = node_rand,
+		.rand_ctx = &n->rng,
+	};
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/snap", n->data_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_error("cannot create %s: %s", dir, strerror(errno));
+		return QFS_EIO;
+	}
+	int rc = raft_new(&cfg, &n->raft);
+	if (rc < 0) {
+		log_error("bad raft settings: %s", raft_strerror(rc));
+		return QFS_EINVAL;
+	}
+	struct store_raft_state st;
+	rc = store_raft_load(n->store, &st);
+	if (rc < 0) {
+		log_error("cannot load the raft log: %s", qfs_strerror(rc));
+		return rc;
+	}
+	bool fresh = st.hs.term == 0 && st.n_entries == 0 && st.snap.index == 0;
+	if (!fresh) {
+		rc = raft_restore(n->raft, &st.hs, st.snap.index ? &st.snap : NULL, st.entries,
+				  st.n_entries, st.applied);
+		n->snap_index = st.snap.index;
+		n->applied_term = st.snap.term;
+		for (size_t i = 0; i < st.n_entries; i++)
+			if (st.entries[i].index == st.applied)
+				n->applied_term = st.entries[i].term;
+		if (rc < 0)
+			log_error("the raft state in %s is inconsistent: %s", n->data_dir,
+				  raft_strerror(rc));
+	}
+	store_raft_state_free(&st);
+	if (rc < 0)
+		return QFS_ECORRUPT;
+	return node_cluster_init(n, fresh);
+}
+
+/* Leader side: the snapshot bytes of a SNAP message come from our file. */
+static int node_fill_snap(struct node *n, struct raft_msg *m)
+{
+	char path[4200];
+	node_snap_path(n, path, sizeof path, "snap", m->snap_index, m->snap_term);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("snapshot %s for node %016llx: %s", path, (unsigned long long)m->to,
+			 strerror(errno));
+		return QFS_ENOENT;
+	}
+	struct stat st;
+	ssize_t got = -1;
+	if (fstat(fd, &st) == 0)
+		got = pread(fd, n->snap_chunk, RAFT_SNAP_CHUNK, (off_t)m->snap_offset);
+	close(fd);
+	if (got < 0)
+		return QFS_EIO;
+	m->snap_data = n->snap_chunk;
+	m->snap_len = (uint32_t)got;
+	m->snap_last = m->snap_offset + (uint64_t)got >= (uint64_t)st.st_size;
+	return 0;
+}
+
+static void node_send(struct node *n, const struct raft_msg *msgs, size_t count)
+{
+	if (!n->net)
+		return; /* a single node sends nothing */
+	for (size_t i = 0; i < count; i++) {
+		struct raft_msg m = msgs[i];
+		if (m.type == RAFT_MSG_SNAP && node_fill_snap(n, &m) < 0) {
+			raft_report_unreachable(n->raft, m.to);
+			continue;
+		}
+		int rc = net_send_raft(n->net, &m);
+		if (rc == QFS_EAGAIN || rc == QFS_ENOENT)
+			raft_report_unreachable(n->raft, m.to);
+	}
+}
+
+/* Follower side: a SNAP chunk's bytes go to a staging file before the core
+ * sees the message. */
+static void node_stage_snap(struct node *n, const struct raft_msg *m)
+{
+	char path[4200];
+	node_snap_path(n, path, sizeof path, "recv", m->snap_index, m->snap_term);
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (m->snap_offset == 0 ? O_TRUNC : 0);
+	int fd = open(path, flags, 0600);
+	if (fd < 0) {
+		log_warn("cannot stage snapshot chunk in %s: %s", path, strerror(errno));
+		return;
+	}
+	if (pwrite(fd, m->snap_data, m->snap_len, (off_t)m->snap_offset) != (ssize_t)m->snap_len)
+		log_warn("short write staging snapshot chunk in %s", path);
+	if (m->snap_last && ftruncate(fd, (off_t)(m->snap_offset + m->snap_len)) < 0)
+		log_warn("cannot truncate %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Removes snapshot files other than the core's current one (and staging
+ * files of snapshots older than it). */
+static void node_prune_snaps(struct node *n, uint64_t keep_index, uint64_t keep_term)
+{
+	char keep[4200], dir[4200], path[4600];
+	node_snap_path(n, keep, sizeof keep, "snap", keep_index, keep_term);
+	const char *base = strrchr(keep, '/') + 1;
+	snprintf(dir, sizeof dir, "%s/snap", n->data_dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, base) == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (unlink(path) < 0)
+			log_warn("cannot remove old snapshot %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+}
+
+/* The outcome of one committed entry, kept until the batch is durable. */
+struct node_applied {
+	uint64_t origin, req_id, index, term;
+	bool is_cmd;
+	struct store_result res;
+};
+
+static void node_check_lost(struct node *n, uint64_t index, uint64_t term, uint64_t origin,
+			    uint64_t req_id)
+{
+	/* Our proposal at this index lost to another entry: it is in no log
+	 * any more, so it may be proposed again. */
+	for (struct node_pending *p = n->pending_all; p; p = p->next_all)
+		if (p->state == NODE_P_PROPOSED && p->index == index &&
+		    (p->term != term || origin != n->id || req_id != p->req_id))
+			p->state = NODE_P_WAITING;
+}
+
+static int node_apply_entry(struct node *n, struct store_wtxn *t, const struct raft_entry *e,
+			    struct node_applied *out)
+{
+	memset(out, 0, sizeof *out);
+	out->index = e->index;
+	out->term = e->term;
+	if (e->type == RAFT_ENTRY_NORMAL) {
+		const uint8_t *d = e->data;
+		struct qfs_cmd c;
+		if (e->len < NODE_ENVELOPE_SIZE || d[0] != NODE_ENVELOPE_VERSION ||
+		    d[1] != NODE_ENTRY_CMD) {
+			log_warn("entry %llu: unknown envelope; skipped", (unsigned long long)e->index);
+			return store_mark_applied(t, e->index);
+		}
+		out->origin = get64le(d + 2);
+		out->req_id = get64le(d + 10);
+		out->is_cmd = true;
+		int rc = qfs_cmd_decode(d + NODE_ENVELOPE_SIZE, e->len - NODE_ENVELOPE_SIZE, &c);
+		if (rc < 0) {
+			/* Every replica decodes the same bytes: the same outcome. */
+			out->res.rc = rc;
+			return store_mark_applied(t, e->index);
+		}
+		return store_apply(t, e->index, &c, &out->res);
+	}
+	if (e->type == RAFT_ENTRY_CONF_CHANGE) {
+		struct raft_conf_change cc;
+		if (raft_conf_change_decode(e->data, e->len, &cc) == 0)
+			node_cluster_apply_conf_change(n, t, &cc);
+	}
+	return store_mark_applied(t, e->index);
+}
+
+/* Installs a received snapshot inside t; its staged file becomes ours. */
+static int node_install_snap(struct node *n, struct store_wtxn *t,
+			     const struct raft_snapshot_meta *meta)
+{
+	char recv[4200], mine[4200];
+	node_snap_path(n, recv, sizeof recv, "recv", meta->index, meta->term);
+	node_snap_path(n, mine, sizeof mine, "snap", meta->index, meta->term);
+	struct store_snap_info info;
+	int rc = store_snapshot_install(t, recv, &info);
+	if (rc < 0) {
+		log_error("cannot install snapshot %s: %s", recv, qfs_strerror(rc));
+		return rc;
+	}
+	rc = store_snap_meta_put(t, meta);
+	if (rc == 0)
+		rc = store_log_compact(t, UINT64_MAX); /* the whole old log is superseded */
+	if (rc == 0 && rename(recv, mine) < 0)
+		log_warn("cannot keep snapshot %s: %s", mine, strerror(errno));
+	log_info("installed snapshot at index %llu (revision %llu, %llu keys)",
+		 (unsigned long long)meta->index, (unsigned long long)info.revision,
+		 (unsigned long long)info.keys);
+	return rc;
+}
+
+static void node_fatal(const char *what, int rc)
+{
+	/* A replica that cannot persist what Raft requires must not go on: it
+	 * would acknowledge what it does not hold. */
+	log_error("%s failed: %s; stopping this node", what, qfs_strerror(rc));
+	_exit(70);
+}
+
+static void node_process_one(struct node *n)
+{
+	struct raft_ready rd;
+	raft_ready(n->raft, &rd);
+	if (rd.soft_state_changed) {
+		if (rd.soft_state.leader != n->leader) {
+			const struct node_member *m = node_book_find(n, rd.soft_state.leader);
+			struct raft_status st;
+			raft_status(n->raft, &st);
+			if (!rd.soft_state.leader)
+				log_info("no leader (term %llu)", (unsigned long long)st.term);
+			else
+				log_info("leader is now %s (term %llu)",
+					 rd.soft_state.leader == n->id ? n->name : m ? m->name : "?",
+					 (unsigned long long)st.term);
+		}
+		n->leader = rd.soft_state.leader;
+		n->role = rd.soft_state.role;
+	}
+	node_send(n, rd.msgs, rd.n_msgs);
+
+	struct node_applied *applied = NULL;
+	if (rd.n_committed) {
+		applied = malloc(rd.n_committed * sizeof *applied);
+		if (!applied)
+			node_fatal("allocating apply results", QFS_ENOMEM);
+	}
+	bool need_txn = rd.has_snapshot || rd.n_entries || rd.hard_state_changed || rd.n_committed;
+	if (need_txn) {
+		struct store_wtxn *t;
+		int rc = store_wbegin(n->store, &t);
+		if (rc < 0)
+			node_fatal("beginning a transaction", rc);
+		if (rc == 0 && rd.has_snapshot)
+			rc = node_install_snap(n, t, &rd.snapshot);
+		if (rc == 0 && rd.n_entries)
+			rc = store_log_append(t, rd.entries, rd.n_entries);
+		if (rc == 0 && rd.hard_state_changed)
+			rc = store_hard_state_put(t, &rd.hard_state);
+		for (size_t i = 0; rc == 0 && i < rd.n_committed; i++)
+			rc = node_apply_entry(n, t, &rd.committed[i], &applied[i]);
+		if (rc == 0)
+			rc = store_wcommit(t);
+		else
+			store_wabort(t);
+		if (rc < 0)
+			node_fatal("persisting a raft batch", rc);
+	}
+	if (rd.has_snapshot) {
+		n->snap_index = rd.snapshot.index;
+		n->applied_term = rd.snapshot.term;
+		node_prune_snaps(n, rd.snapshot.index, rd.snapshot.term);
+	}
+	node_send(n, rd.msgs_after_persist, rd.n_msgs_after_persist);
+
+	/* Durable now: tell whoever waits. */
+	for (size_t i = 0; i < rd.n_committed; i++) {
+		struct node_applied *a = &applied[i];
+		n->applied_term = a->term;
+		node_check_lost(n, a->index, a->term, a->origin, a->req_id);
+		if (!a->is_cmd)
+			continue;
+		bool mine = a->origin == n->id;
+		struct node_pending *p = mine ? node_pending_find(n, a->req_id) : NULL;
+		bool kernel_knows = p && p->kernel_knows;
+		if (p)
+			node_pending_finish(n, p, 0, &a->res);
+		if (n->on_applied)
+			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows);
+	}
+	free(applied);
+	raft_advance(n->raft, &rd);
+}
+
+void node_process_ready(struct node *n)
+{
+	while (raft_has_ready(n->raft))
+		node_process_one(n);
+}
+
+void node_maybe_snapshot(struct node *n)
+{
+	struct raft_status st;
+	raft_status(n->raft, &st);
+	if (st.applied < n->snap_index + n->opt.snapshot_entries || st.applied == 0)
+		return;
+	char path[4200];
+	node_snap_path(n, path, sizeof path, "snap", st.applied, n->applied_term);
+	struct store_snap_info in = {.cluster_id = n->cluster_id, .index = st.applied,
+				     .term = n->applied_term, .conf = st.conf};
+	struct store_snap_info out;
+	int rc = store_snapshot_write(n->store, path, &in, &out);
+	if (rc < 0) {
+		log_warn("snapshot at index %llu failed: %s", (unsigned long long)st.applied,
+			 qfs_strerror(rc));
+		n->snap_index = st.applied; /* try again after as many entries */
+		return;
+	}
+	struct raft_snapshot_meta meta;
+	rc = raft_compact(n->raft, st.applied, &meta);
+	if (rc < 0) {
+		log_warn("compaction at %llu refused: %s", (unsigned long long)st.applied,
+			 raft_strerror(rc));
+		return;
+	}
+	struct store_wtxn *t;
+	rc = store_wbegin(n->store, &t);
+	if (rc == 0)
+		rc = store_snap_meta_put(t, &meta);
+	if (rc == 0)
+		rc = store_log_compact(t, meta.index);
+	if (rc == 0)
+		rc = store_wcommit(t);
+	else
+		store_wabort(t);
+	if (rc < 0)
+		node_fatal("recording a snapshot", rc);
+	n->snap_index = meta.index;
+	node_prune_snaps(n, meta.index, meta.term);
+	log_info("snapshot at index %llu: %llu keys, %llu bytes", (unsigned long long)meta.index,
+		 (unsigned long long)out.keys, (unsigned long long)out.bytes);
+}
+
+void node_handle_net(struct node *n, const uint8_t *bytes, size_t len)
+{
+	struct net_decoded *d = n->decoded;
+	if (net_decode(bytes, len, d) < 0)
+		return; /* cannot happen: we encoded it */
+	const struct net_msg *m = &d->msg;
+	switch (m->kind) {
+	case NET_RAFT:
+		if (!n->cluster_id && m->cluster_id)
+			node_cluster_adopt(n, m->cluster_id);
+		if (m->u.raft.type == RAFT_MSG_SNAP)
+			node_stage_snap(n, &m->u.raft);
+		raft_step(n->raft, &m->u.raft);
+		break;
+	case NET_FORWARD:
+		node_handle_forward(n, m);
+		break;
+	case NET_FORWARD_NACK:
+		node_handle_nack(n, m);
+		break;
+	case NET_CONF_FORWARD:
+		node_handle_conf_forward(n, m);
+		break;
+	case NET_JOIN:
+		node_handle_join(n, m);
+		break;
+	default:
+		break;
+	}
+}
