@@ -27,6 +27,15 @@ int store_snap_meta_put(struct store_wtxn *t, const struct raft_snapshot_meta *m
  * (no-op and configuration entries): keeps the applied index exact. */
 int store_mark_applied(struct store_wtxn *t, uint64_t index);
 
+/* Exactly-once apply of proposals that may be sent twice (a follower sends
+ * its proposal again to a new leader when it cannot know whether the old one
+ * appended it).  Per origin node, the highest request id applied and a window
+ * of the STORE_SESSION_WINDOW ids below it are remembered, in the replicated
+ * state (snapshots carry it).  Returns 1 when (origin, req_id) was applied
+ * before (or is older than the window): skip it; 0 after recording it. */
+#define STORE_SESSION_WINDOW 1024u
+int store_session_seen(struct store_wtxn *t, uint64_t origin, uint64_t req_id);
+
 /* Small named values of the cluster layer (cluster id, node id, address book),
  * stored beside the log.  Keys are short ASCII strings. */
 int store_meta_put(struct store_wtxn *t, const char *key, const void *val, size_t len);

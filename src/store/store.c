@@ -181,6 +181,14 @@ static int store_open_dbs(struct store *s)
 		rc = mdb_dbi_open(txn, "names", MDB_CREATE, &s->dbi_names);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "data", MDB_CREATE, &s->dbi_data);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->dbi_log);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "raft", MDB_CREATE, &s->dbi_raft);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "cmeta", MDB_CREATE, &s->dbi_cmeta);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "sess", MDB_CREATE, &s->dbi_sess);
 	rc = store_mdb_error(rc);
 	if (rc == 0) {
 		MDB_val k = {6, "format"}, v;

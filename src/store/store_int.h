@@ -4,6 +4,8 @@
  * records.c   on-disk records (inode, meta, format) and key encodings
  * keyspace.c  store_apply: the deterministic state machine
  * read.c      the read side, stats and precheck
+ * raftlog.c   the Raft log, hard state, snapshot point, cluster meta (raftlog.h)
+ * snapshot.c  keyspace snapshot files: write, verify, install (raftlog.h)
  *
  * On-disk formats are described in docs/disk-format.md; change both together.
  */
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #include "quorumfs/limits.h"
+#include "store/raftlog.h"
 #include "store/store.h"
 
 /* Storage format of the environment as a whole (meta "format" record). */
@@ -37,7 +40,7 @@
  * copy-on-write copies of one transaction's pages and pages still held by
  * readers: a delete must always find room. */
 #define STORE_QUOTA_PCT 45u
-#define STORE_MAXDBS 16u       /* keyspace uses 4; the Raft log and hard state come later */
+#define STORE_MAXDBS 16u       /* keyspace 4 + sessions; raft log 3 (log, raft, cmeta) */
 #define STORE_READERS_MAX 256u /* LMDB reader slots (pooled read txns keep theirs) */
 #define STORE_RPOOL_MAX 64u    /* idle read txns kept for reuse */
 /* A parent walk longer than this can only be a cycle: corrupt store. */
@@ -49,6 +52,20 @@
 #define STORE_META_VERSION 1u
 #define STORE_META_SIZE 56u
 #define STORE_FORMAT_SIZE 16u
+
+/* Raft side (raftlog.c, docs/disk-format.md §3). */
+#define STORE_LOG_VERSION 1u
+#define STORE_LOG_FIXED 32u      /* log entry record header; data follows */
+#define STORE_HS_VERSION 1u
+#define STORE_HS_SIZE 32u
+#define STORE_SNAPMETA_VERSION 1u
+#define STORE_SNAPMETA_FIXED 24u /* + raft_conf_encode bytes */
+#define STORE_CMETA_VERSION 1u
+#define STORE_CMETA_FIXED 8u     /* + the value */
+#define STORE_CMETA_KEY_MAX 255u  /* printable ASCII, no space */
+#define STORE_CMETA_VAL_MAX 4096u
+#define STORE_SESS_VERSION 1u
+#define STORE_SESS_SIZE (16u + STORE_SESSION_WINDOW / 8u) /* header, high, window bitmap */
 
 /* Keyspace counters: the meta "keyspace" record. */
 struct store_meta {
@@ -84,6 +101,8 @@ struct store_rtxn {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_inodes, dbi_names, dbi_data;
+	MDB_dbi dbi_log, dbi_raft, dbi_cmeta; /* raftlog.c */
+	MDB_dbi dbi_sess; /* proposal sessions (raftlog.c): replicated, in snapshots */
 	uint64_t map_size; /* actual, from mdb_env_info */
 	uint32_t value_max;
 	int lock_fd;
@@ -97,6 +116,11 @@ struct store {
 	pthread_mutex_t pool_mu;
 	struct store_rtxn *pool;
 	unsigned pool_n;
+
+	/* Tests only: called by store_snapshot_write from its thread once its
+	 * read transaction is open and the header is written (snapshot.c). */
+	void (*snap_hook)(void *ctx);
+	void *snap_hook_ctx;
 };
 
 /* Invariants are checked in every build (NDEBUG or not). */
@@ -128,6 +152,44 @@ void store_meta_encode(const struct store_meta *m, uint8_t out[STORE_META_SIZE])
 int store_meta_decode(const MDB_val *v, struct store_meta *m);
 void store_format_encode(uint8_t out[STORE_FORMAT_SIZE]);
 int store_format_decode(const MDB_val *v);
+
+/* Little-endian field helpers for the newer records (raftlog.c, snapshot.c). */
+static inline void store_le16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void store_le32_put(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void store_le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t store_le16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t store_le32_get(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+static inline uint64_t store_le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* raftlog.c: a session record (STORE_SESS_SIZE bytes) is well-formed. */
+int store_sess_check(const MDB_val *k, const MDB_val *v);
 
 /* Shared lookups (read or write txn).  Return 1 found, 0 absent, < 0 error. */
 int store_get_inode(struct store *s, MDB_txn *txn, uint64_t ino, struct store_inode *n);

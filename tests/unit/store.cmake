@@ -11,3 +11,13 @@ add_executable(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
 target_link_libraries(test_store PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
 add_test(NAME unit_store COMMAND test_store)
 set_tests_properties(unit_codec unit_store PROPERTIES TIMEOUT 300)
+
+# Raft log, hard state, cluster meta (src/store/raftlog.c) and keyspace
+# snapshot files (src/store/snapshot.c).
+add_executable(test_raftlog ${CMAKE_CURRENT_LIST_DIR}/test_raftlog.c)
+target_link_libraries(test_raftlog PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
+add_test(NAME unit_raftlog COMMAND test_raftlog)
+add_executable(test_snapshot ${CMAKE_CURRENT_LIST_DIR}/test_snapshot.c)
+target_link_libraries(test_snapshot PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
+add_test(NAME unit_snapshot COMMAND test_snapshot)
+set_tests_properties(unit_raftlog unit_snapshot PROPERTIES TIMEOUT 300)

@@ -240,8 +240,8 @@ static void test_overwrite_suffix(void **state)
 	struct store_wtxn *t;
 	struct batch *a = mk(9, 4, 3), *b = mk(11, 5, 3);
 	assert_int_equal(store_wbegin(f->s, &t), 0);
-	assert_int_equal(store_log_append(t, a->e, a->n), 0);  /* 9..12 */
-	assert_int_equal(store_log_append(t, b->e, b->n), 0);  /* 11..15 over 11, 12 */
+	assert_int_equal(store_log_append(t, a->e, a->n), 0); /* 9..12 */
+	assert_int_equal(store_log_append(t, b->e, b->n), 0); /* 11..15 over 11, 12 */
 	assert_int_equal(store_wcommit(t), 0);
 	free(a);
 	free(b);
@@ -524,7 +524,8 @@ static void test_map_full_poisons(void **state)
 	struct fx *f = *state; /* 1 MiB map */
 	static uint8_t big[256 * 1024];
 	memset(big, 0x42, sizeof big);
-	struct raft_entry e = {.term = 1, .type = RAFT_ENTRY_NORMAL, .len = sizeof big, .data = big};
+	struct raft_entry e = {
+	    .term = 1, .type = RAFT_ENTRY_NORMAL, .len = sizeof big, .data = big};
 	struct store_wtxn *t;
 	assert_int_equal(store_wbegin(f->s, &t), 0);
 	int rc = 0;
@@ -552,7 +553,11 @@ static void test_big_entries(void **state)
 	for (size_t i = 0; i < RAFT_MAX_ENTRY_BYTES; i++)
 		big[i] = (uint8_t)(i * 13);
 	struct raft_entry e[3] = {
-	    {.index = 1, .term = 1, .type = RAFT_ENTRY_NORMAL, .len = RAFT_MAX_ENTRY_BYTES, .data = big},
+	    {.index = 1,
+	     .term = 1,
+	     .type = RAFT_ENTRY_NORMAL,
+	     .len = RAFT_MAX_ENTRY_BYTES,
+	     .data = big},
 	    {.index = 2, .term = 1, .type = RAFT_ENTRY_CONF, .len = 0, .data = NULL},
 	    {.index = 3, .term = 1, .type = RAFT_ENTRY_NORMAL, .len = 10, .data = big + 5},
 	};
@@ -598,6 +603,77 @@ static void test_mark_applied(void **state)
 	store_raft_state_free(&st);
 }
 
+/* ---------- proposal sessions ---------- */
+
+static int seen(struct store_wtxn *t, uint64_t origin, uint64_t id)
+{
+	int r = store_session_seen(t, origin, id);
+	assert_true(r == 0 || r == 1);
+	return r;
+}
+
+static void test_sessions(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t W = STORE_SESSION_WINDOW;
+	struct store_wtxn *t;
+	assert_int_equal(store_wbegin(f->s, &t), 0);
+	assert_int_equal(seen(t, 1, 5100), 0);
+	assert_int_equal(seen(t, 1, 5100), 1); /* the second copy */
+	assert_int_equal(seen(t, 2, 5100), 0); /* another origin */
+	assert_int_equal(seen(t, 1, 5098), 0); /* out of order, not seen yet */
+	assert_int_equal(seen(t, 1, 5098), 1);
+	assert_int_equal(seen(t, 1, 5099), 0);
+	assert_int_equal(seen(t, 1, 5103), 0); /* the window moves by 3 */
+	for (uint64_t id = 5098; id <= 5100; id++)
+		assert_int_equal(seen(t, 1, id), 1);
+	assert_int_equal(seen(t, 1, 5101), 0);
+	assert_int_equal(seen(t, 1, 5102), 0);
+	assert_int_equal(seen(t, 1, 5103 - W), 1); /* older than the window */
+	assert_int_equal(seen(t, 1, 5104 - W), 0); /* the oldest id still inside */
+	assert_int_equal(seen(t, 1, 5104 - W), 1);
+	assert_int_equal(store_wcommit(t), 0);
+	fx_reopen(f);
+
+	/* Persisted; shifts by every amount keep exactly the ids inside. */
+	assert_int_equal(store_wbegin(f->s, &t), 0);
+	assert_int_equal(seen(t, 1, 5100), 1);
+	assert_int_equal(seen(t, 2, 5100), 1);
+	uint64_t high = 103;
+	for (uint64_t d = 1; d <= W + 1; d += 1 + d / 3) {
+		assert_int_equal(seen(t, 3, high), high == 103 ? 0 : 1);
+		assert_int_equal(seen(t, 3, high + d), 0);
+		/* high is still inside iff d < W; high + d - 1 was never seen */
+		assert_int_equal(seen(t, 3, high), 1);
+		if (d > 1)
+			assert_int_equal(seen(t, 3, high + d - 1), 0);
+		high += d;
+	}
+	assert_int_equal(seen(t, 4, 0), 0); /* id 0 is an id like any other */
+	assert_int_equal(seen(t, 4, 0), 1);
+	assert_int_equal(seen(t, 4, UINT64_MAX), 0);
+	assert_int_equal(seen(t, 4, UINT64_MAX - 1), 0);
+	assert_int_equal(seen(t, 4, UINT64_MAX), 1);
+	store_wabort(t); /* an aborted batch records nothing */
+	assert_int_equal(store_wbegin(f->s, &t), 0);
+	assert_int_equal(seen(t, 4, 0), 0);
+	store_wabort(t);
+
+	/* A damaged record poisons the txn. */
+	assert_int_equal(store_wbegin(f->s, &t), 0);
+	uint8_t kb[8];
+	store_be64(kb, 1);
+	MDB_val k = {8, kb}, v;
+	assert_int_equal(mdb_get(t->txn, f->s->dbi_sess, &k, &v), 0);
+	uint8_t rec[STORE_SESS_SIZE];
+	memcpy(rec, v.mv_data, sizeof rec);
+	rec[40] ^= 4;
+	v.mv_data = rec;
+	assert_int_equal(mdb_put(t->txn, f->s->dbi_sess, &k, &v, 0), 0);
+	assert_int_equal(store_session_seen(t, 1, 5000), QFS_ECORRUPT);
+	assert_int_equal(store_wcommit(t), QFS_ECORRUPT);
+}
+
 /* ---------- cluster meta ---------- */
 
 struct scan_ctx {
@@ -634,7 +710,7 @@ static void test_meta_kv(void **state)
 	assert_int_equal(store_meta_put(t, "peer/1", "10.0.0.1:7000", 13), 0);
 	assert_int_equal(store_meta_put(t, "peer/3", "x", 1), 0);
 	assert_int_equal(store_meta_put(t, "peer/3", "10.0.0.3:7000", 13), 0); /* replace */
-	assert_int_equal(store_meta_put(t, "peerless", "", 0), 0);              /* empty value */
+	assert_int_equal(store_meta_put(t, "peerless", "", 0), 0);             /* empty value */
 	assert_int_equal(store_meta_put(t, "empty", NULL, 0), 0);
 	static uint8_t big[STORE_CMETA_VAL_MAX + 1];
 	assert_int_equal(store_meta_put(t, "big", big, STORE_CMETA_VAL_MAX), 0);
@@ -740,6 +816,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_map_full_poisons, setup_small, teardown),
 	    cmocka_unit_test_setup_teardown(test_big_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_applied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta_kv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_entries, setup, teardown),
 	};
