@@ -132,7 +132,7 @@ static void node_push(struct node *n, struct node_event *ev)
 	else
 		n->head = ev;
 	n->tail = ev;
-	pthread_cond_signal(&n->cv);
+	pthread_cond_broadcast(&n->cv); /* the loop, or a node_call waiter */
 }
 
 void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, node_done_fn done,
@@ -223,6 +223,13 @@ static void node_handle_event(struct node *n, struct node_event *ev)
 	case NODE_EV_NET:
 		node_handle_net(n, ev->bytes, ev->len);
 		break;
+	case NODE_EV_CALL:
+		ev->call->rc = ev->call->fn(n, ev->call->arg);
+		pthread_mutex_lock(&n->mu);
+		ev->call->done = true;
+		pthread_cond_broadcast(&n->cv);
+		pthread_mutex_unlock(&n->mu);
+		break;
 	}
 	free(ev);
 }
@@ -289,6 +296,29 @@ static void *node_loop(void *arg)
 	return NULL;
 }
 
+int node_call(struct node *n, int (*fn)(struct node *n, void *arg), void *arg)
+{
+	struct node_call call = {.fn = fn, .arg = arg};
+	struct node_event *ev = calloc(1, sizeof *ev);
+	if (!ev)
+		return QFS_ENOMEM;
+	ev->kind = NODE_EV_CALL;
+	ev->call = &call;
+	pthread_mutex_lock(&n->mu);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->mu);
+		free(ev);
+		return QFS_ESHUTDOWN;
+	}
+	node_push(n, ev);
+	/* The loop broadcasts on cv when a call is done. */
+	while (!call.done && !n->stopping)
+		pthread_cond_wait(&n->cv, &n->mu);
+	bool done = call.done;
+	pthread_mutex_unlock(&n->mu);
+	return done ? call.rc : QFS_ESHUTDOWN;
+}
+
 int node_start(struct node *n)
 {
 	if (n->listen) {
@@ -305,11 +335,12 @@ int node_start(struct node *n)
 	if (pthread_create(&n->thread, NULL, node_loop, n) != 0)
 		return QFS_ENOMEM;
 	n->started = true;
-	return 0;
+	return node_admin_start(n);
 }
 
 void node_stop(struct node *n)
 {
+	node_admin_stop(n);
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
 	pthread_cond_broadcast(&n->cv);
@@ -326,6 +357,7 @@ void node_stop(struct node *n)
 			ev->pending->done(ev->pending->ctx, QFS_ESHUTDOWN, NULL);
 			free(ev->pending);
 		}
+		/* NODE_EV_CALL: its caller sees `stopping` and returns. */
 		free(ev);
 		ev = next;
 	}

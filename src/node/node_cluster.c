@@ -16,6 +16,7 @@
 
 #define META_CLUSTER_ID "cluster_id"
 #define META_PEER_PREFIX "peer."
+#define META_EPOCH "boot_epoch"
 
 const struct node_member *node_book_find(const struct node *n, uint64_t id)
 {
@@ -177,7 +178,23 @@ int node_cluster_init(struct node *n, bool fresh)
 	if (store_meta_get(rt, META_CLUSTER_ID, &cid, sizeof cid, &len) == 0 && len == sizeof cid)
 		n->cluster_id = cid;
 	rc = store_meta_scan(rt, META_PEER_PREFIX, node_book_load_one, n);
+	uint32_t epoch = 0;
+	if (store_meta_get(rt, META_EPOCH, &epoch, sizeof epoch, &len) < 0 || len != sizeof epoch)
+		epoch = 0;
 	store_rend(rt);
+	/* A new boot epoch: request ids never repeat across restarts. */
+	epoch++;
+	struct store_wtxn *t;
+	int erc = store_wbegin(n->store, &t);
+	if (erc == 0)
+		erc = store_meta_put(t, META_EPOCH, &epoch, sizeof epoch);
+	if (erc == 0)
+		erc = store_wcommit(t);
+	else
+		store_wabort(t);
+	if (erc < 0)
+		return erc;
+	n->next_req_id = ((uint64_t)epoch << 32) + 1;
 	if (!n->listen && !fresh && n->n_book > 1)
 		log_warn("this data directory belongs to a cluster, but no --listen was given");
 	if (n->advertise)

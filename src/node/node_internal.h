@@ -27,6 +27,15 @@ enum node_entry_kind {
 enum node_event_kind {
 	NODE_EV_PROPOSE = 1, /* a local proposal (struct node_pending) */
 	NODE_EV_NET = 2,     /* a peer message, re-encoded (bytes) */
+	NODE_EV_CALL = 3,    /* run call->fn on the loop thread (admin requests) */
+};
+
+/* A function another thread needs run on the loop thread, synchronously. */
+struct node_call {
+	int (*fn)(struct node *n, void *arg);
+	void *arg;
+	int rc;
+	bool done;
 };
 
 struct node_pending;
@@ -40,11 +49,13 @@ struct node_member {
 	char url[NET_MAX_URL + 1];
 };
 #define NODE_ANNOUNCE_MS 1000u
+#define NODE_REFORWARD_MS 1000u /* a forward not applied by then is sent again */
 
 struct node_event {
 	struct node_event *next;
 	enum node_event_kind kind;
 	struct node_pending *pending; /* NODE_EV_PROPOSE */
+	struct node_call *call;       /* NODE_EV_CALL */
 	size_t len;                   /* NODE_EV_NET */
 	uint8_t bytes[];
 };
@@ -62,6 +73,7 @@ struct node_pending {
 	uint64_t req_id;
 	enum node_pending_state state;
 	uint64_t index, term;   /* NODE_P_PROPOSED */
+	uint64_t sent_ms;       /* NODE_P_FORWARDED: when */
 	uint64_t deadline_ms;
 	uint64_t retry_ms;       /* NODE_P_WAITING: not before (after a refusal) */
 	node_done_fn done;
@@ -87,7 +99,8 @@ struct node {
 	bool stopping;
 	bool started;
 	pthread_t thread;
-	uint64_t next_req_id; /* guarded by mu */
+	uint64_t next_req_id; /* guarded by mu; (boot epoch << 32) + sequence, so
+	                         ids never repeat across restarts */
 
 	/* Loop thread only. */
 	struct raft *raft;
@@ -100,11 +113,16 @@ struct node {
 	struct node_pending *pending_all; /* every pending, for timeouts */
 	uint64_t applied_term;  /* term of the last applied entry */
 	uint64_t snap_index;    /* the core's snapshot point */
+	uint64_t unreachable[NET_MAX_PEERS]; /* reported to Raft after advance */
+	unsigned n_unreachable;
 	struct node_member book[NET_MAX_PEERS];
 	unsigned n_book;
 	uint64_t next_announce_ms;
 	struct net_decoded *decoded; /* scratch for decoding events (large) */
 	uint8_t *snap_chunk;         /* scratch for one outgoing snapshot chunk */
+
+	/* Admin socket for quorumctl (node_admin.c). */
+	struct node_admin *admin;
 
 	/* Copy for node_status(), refreshed by the loop. */
 	pthread_mutex_t status_mu;
@@ -122,6 +140,7 @@ void node_handle_proposal(struct node *n, struct node_pending *p);
 void node_retry_waiting(struct node *n);
 void node_expire_pending(struct node *n);
 void node_fail_all_pending(struct node *n, int rc);
+void node_pending_leader_changed(struct node *n);
 void node_handle_forward(struct node *n, const struct net_msg *m);
 void node_handle_nack(struct node *n, const struct net_msg *m);
 
@@ -130,6 +149,13 @@ int node_raft_open(struct node *n);
 void node_process_ready(struct node *n);
 void node_maybe_snapshot(struct node *n);
 void node_handle_net(struct node *n, const uint8_t *bytes, size_t len);
+
+/* node.c: runs fn on the loop thread and returns its result (admin thread). */
+int node_call(struct node *n, int (*fn)(struct node *n, void *arg), void *arg);
+
+/* node_admin.c */
+int node_admin_start(struct node *n);
+void node_admin_stop(struct node *n);
 
 /* node_cluster.c */
 int node_cluster_init(struct node *n, bool fresh);

@@ -2,11 +2,11 @@
  *
  * A proposal waits for a leader (WAITING), is appended to our own log when we
  * lead (PROPOSED at index/term), or forwarded to the leader (FORWARDED).  It
- * completes when an entry carrying our id and its req_id is applied.  A
- * proposal is only ever sent again when we KNOW it is not in any log: the
- * leader refused it (NACK), or another entry was committed at its index.
- * At the write timeout: EROFS if it never left this node, ETIMEDOUT if it did
- * (it may still commit). */
+ * completes when an entry carrying our id and its req_id is applied.  It is
+ * sent again when the leader changes or a forward goes unanswered: apply
+ * skips a (origin, req_id) it has seen (store_session_seen), so a proposal
+ * takes effect once however often it is sent.  At the write timeout: EROFS if
+ * it never left this node, ETIMEDOUT if it did (it may still commit). */
 #include "node/node_internal.h"
 
 #include <stdlib.h>
@@ -86,8 +86,10 @@ static void node_submit(struct node *n, struct node_pending *p)
 	m.u.forward.req_id = p->req_id;
 	m.u.forward.data = p->entry;
 	m.u.forward.len = (uint32_t)p->len;
-	if (net_send(n->net, &m) == 0)
+	if (net_send(n->net, &m) == 0) {
 		p->state = NODE_P_FORWARDED;
+		p->sent_ms = n->now_ms;
+	}
 }
 
 void node_handle_proposal(struct node *n, struct node_pending *p)
@@ -113,10 +115,25 @@ void node_retry_waiting(struct node *n)
 	}
 }
 
+void node_pending_leader_changed(struct node *n)
+{
+	/* What went to the old leader may be lost with it: send it again. */
+	for (struct node_pending *p = n->pending_all; p; p = p->next_all)
+		if (p->state == NODE_P_FORWARDED ||
+		    (p->state == NODE_P_PROPOSED && n->leader != n->id)) {
+			p->state = NODE_P_WAITING;
+			p->retry_ms = 0;
+		}
+}
+
 void node_expire_pending(struct node *n)
 {
 	for (struct node_pending *p = n->pending_all, *next; p; p = next) {
 		next = p->next_all;
+		if (p->state == NODE_P_FORWARDED && n->now_ms - p->sent_ms >= NODE_REFORWARD_MS) {
+			p->state = NODE_P_WAITING; /* the message may have been lost */
+			p->retry_ms = 0;
+		}
 		if (p->deadline_ms > n->now_ms)
 			continue;
 		node_pending_finish(n, p, p->state == NODE_P_WAITING ? QFS_EROFS : QFS_ETIMEDOUT,

@@ -113,6 +113,17 @@ static int node_fill_snap(struct node *n, struct raft_msg *m)
 	return 0;
 }
 
+/* Raft may not be called between ready and advance: note the peer now,
+ * report it after raft_advance. */
+static void node_note_unreachable(struct node *n, uint64_t peer)
+{
+	for (unsigned i = 0; i < n->n_unreachable; i++)
+		if (n->unreachable[i] == peer)
+			return;
+	if (n->n_unreachable < NET_MAX_PEERS)
+		n->unreachable[n->n_unreachable++] = peer;
+}
+
 static void node_send(struct node *n, const struct raft_msg *msgs, size_t count)
 {
 	if (!n->net)
@@ -120,12 +131,12 @@ static void node_send(struct node *n, const struct raft_msg *msgs, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		struct raft_msg m = msgs[i];
 		if (m.type == RAFT_MSG_SNAP && node_fill_snap(n, &m) < 0) {
-			raft_report_unreachable(n->raft, m.to);
+			node_note_unreachable(n, m.to);
 			continue;
 		}
 		int rc = net_send_raft(n->net, &m);
 		if (rc == QFS_EAGAIN || rc == QFS_ENOENT)
-			raft_report_unreachable(n->raft, m.to);
+			node_note_unreachable(n, m.to);
 	}
 }
 
@@ -204,6 +215,9 @@ static int node_apply_entry(struct node *n, struct store_wtxn *t, const struct r
 		}
 		out->origin = get64le(d + 2);
 		out->req_id = get64le(d + 10);
+		int seen = store_session_seen(t, out->origin, out->req_id);
+		if (seen != 0) /* a second copy of an applied proposal */
+			return seen < 0 ? seen : store_mark_applied(t, e->index);
 		out->is_cmd = true;
 		int rc = qfs_cmd_decode(d + NODE_ENVELOPE_SIZE, e->len - NODE_ENVELOPE_SIZE, &c);
 		if (rc < 0) {
@@ -269,8 +283,11 @@ static void node_process_one(struct node *n)
 					 rd.soft_state.leader == n->id ? n->name : m ? m->name : "?",
 					 (unsigned long long)st.term);
 		}
+		bool changed = rd.soft_state.leader != n->leader;
 		n->leader = rd.soft_state.leader;
 		n->role = rd.soft_state.role;
+		if (changed)
+			node_pending_leader_changed(n);
 	}
 	node_send(n, rd.msgs, rd.n_msgs);
 
@@ -325,6 +342,9 @@ static void node_process_one(struct node *n)
 	}
 	free(applied);
 	raft_advance(n->raft, &rd);
+	for (unsigned i = 0; i < n->n_unreachable; i++)
+		raft_report_unreachable(n->raft, n->unreachable[i]);
+	n->n_unreachable = 0;
 }
 
 void node_process_ready(struct node *n)
