@@ -1,6 +1,7 @@
 /* quorumfs: options -> store -> node -> FUSE mount. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <signal.h>
@@ -132,12 +133,23 @@ int main(int argc, char **argv)
 		log_error("cannot create data directory %s: %s", o.data, strerror(errno));
 		goto out;
 	}
+	/* Snapshots and the admin socket live under it: make it absolute
+	 * before the daemon changes directory. */
+	char abs_data[PATH_MAX];
+	if (!realpath(o.data, abs_data)) {
+		log_error("data directory %s: %s", o.data, strerror(errno));
+		goto out;
+	}
+	snprintf(o.data, sizeof o.data, "%s", abs_data);
 	struct store_options so = {.map_size = o.map_size, .value_max = o.value_max};
 	int rc = store_open(&store, o.data, &so);
 	if (rc < 0) {
 		log_error("cannot open the store in %s: %s", o.data, qfs_strerror(rc));
 		goto out;
 	}
+	rc = node_claim_name(store, o.name, o.name_set, o.name, sizeof o.name);
+	if (rc < 0)
+		goto out;
 	struct node_options no = {
 		.name = o.name,
 		.data_dir = o.data,

@@ -120,6 +120,8 @@ static int opt_apply(struct qfs_options *o, const struct opt_def *d, const char 
 			return set_err(err, errlen, "%s: --%s wants a value of 1 to %zu bytes", where,
 				       d->name, d->size - 1);
 		memcpy(base + d->offset, val, strlen(val) + 1);
+		if (strcmp(d->name, "name") == 0)
+			o->name_set = true;
 		return 0;
 	case OPT_FLAG:
 		if (val && strcmp(val, "1") && strcasecmp(val, "true") && strcasecmp(val, "yes")) {

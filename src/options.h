@@ -29,6 +29,7 @@ struct qfs_options {
 	uint32_t value_max;
 	double cache_timeout; /* seconds for the kernel's entry and attribute caches */
 	bool help, version;
+	bool name_set; /* --name given (else the host name is only a default) */
 };
 
 /* Fills *o.  On bad input returns -1 with a message in err (for the user). */

@@ -168,10 +168,14 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!h)
 		return (void)fuse_reply_err(req, ENOMEM);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* No page cache for contents: the kernel zeroes its idea of the size at
-	 * an O_TRUNC open, before the value changes here, and cached pages
-	 * would show readers that empty (or half-written) state. */
-	fi->direct_io = 1;
+	/* Readers bypass the page cache: the kernel zeroes its idea of the size
+	 * at any local O_TRUNC open, before the value changes here, and cached
+	 * pages would show readers that empty or half-written state.  Writers
+	 * go through it, because the kernel then sends one write() as one
+	 * request, where direct I/O would split it at the first page boundary
+	 * of an unaligned buffer: two commits for one write().  Their cache is
+	 * dropped at open and invalidated on changes the kernel did not make. */
+	fi->direct_io = acc == O_RDONLY;
 	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		fs_handle_free(h); /* interrupted: no release will come */

@@ -2,6 +2,7 @@
 #include "node/node_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,44 @@ uint64_t node_id_of(const char *name)
 		h *= 0x100000001b3ull;
 	}
 	return h ? h : 1;
+}
+
+int node_claim_name(struct store *s, const char *requested, bool explicit_name, char *out,
+		    size_t cap)
+{
+	char stored[256], want[256];
+	size_t len = 0;
+	struct store_rtxn *rt;
+	snprintf(want, sizeof want, "%s", requested); /* `out` may alias it */
+	requested = want;
+	int rc = store_rbegin(s, &rt);
+	if (rc < 0)
+		return rc;
+	rc = store_meta_get(rt, "node_name", stored, sizeof stored - 1, &len);
+	store_rend(rt);
+	if (rc == 0) {
+		stored[len] = '\0';
+		if (explicit_name && strcmp(stored, requested) != 0) {
+			log_error("this data directory belongs to node '%s', not '%s': start it with "
+				  "--name %s, or give this node its own --data",
+				  stored, requested, stored);
+			return QFS_EINVAL;
+		}
+		snprintf(out, cap, "%s", stored);
+		return 0;
+	}
+	if (rc != QFS_ENOENT)
+		return rc;
+	struct store_wtxn *t;
+	rc = store_wbegin(s, &t);
+	if (rc == 0)
+		rc = store_meta_put(t, "node_name", requested, strlen(requested));
+	if (rc == 0)
+		rc = store_wcommit(t);
+	else
+		store_wabort(t);
+	snprintf(out, cap, "%s", requested);
+	return rc;
 }
 
 static char *dup_or_null(const char *s)

@@ -87,6 +87,13 @@ struct node_status {
 };
 void node_status(struct node *n, struct node_status *st);
 
+/* A data directory belongs to one node name, recorded at first start.
+ * Fills `out` with the name to run as: the recorded one, unless `requested`
+ * was given explicitly (then it must match: QFS_EINVAL with a message logged
+ * otherwise).  A fresh store records `requested`. */
+int node_claim_name(struct store *s, const char *requested, bool explicit_name, char *out,
+		    size_t cap);
+
 /* Derived node id of a name (FNV-1a 64, never 0). */
 uint64_t node_id_of(const char *name);
 

@@ -17,7 +17,8 @@
 #define NODE_ENVELOPE_VERSION 1u
 #define NODE_ENVELOPE_SIZE 18u /* version u8, kind u8, origin u64, req_id u64 */
 #define NODE_JOIN_RETRY_MS 1000u
-#define NODE_MAX_SNAP_FILES 2u /* snapshot files kept: the core's and one older */
+#define NODE_SNAP_KEEP_ENTRIES 1024u /* log kept behind a snapshot for slow followers */
+#define NODE_LOG_SHARE 16u           /* compact once the log holds map/16 bytes */
 
 /* What a log entry of ours carries, before the command bytes. */
 enum node_entry_kind {
@@ -113,6 +114,7 @@ struct node {
 	struct node_pending *pending_all; /* every pending, for timeouts */
 	uint64_t applied_term;  /* term of the last applied entry */
 	uint64_t snap_index;    /* the core's snapshot point */
+	uint64_t next_snap_index, next_snap_term; /* written, not yet compacted to */
 	uint64_t unreachable[NET_MAX_PEERS]; /* reported to Raft after advance */
 	unsigned n_unreachable;
 	struct node_member book[NET_MAX_PEERS];

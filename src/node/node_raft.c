@@ -159,20 +159,25 @@ static void node_stage_snap(struct node *n, const struct raft_msg *m)
 	close(fd);
 }
 
-/* Removes snapshot files other than the core's current one (and staging
- * files of snapshots older than it). */
-static void node_prune_snaps(struct node *n, uint64_t keep_index, uint64_t keep_term)
+/* Removes our snapshot files other than the core's current one and the one
+ * written for the next compaction; `staging` also removes received chunks
+ * (after an install). */
+static void node_prune_snaps(struct node *n, uint64_t keep_index, uint64_t keep_term, bool staging)
 {
-	char keep[4200], dir[4200], path[4600];
+	char keep[4200], next[4200], dir[4200], path[4600];
 	node_snap_path(n, keep, sizeof keep, "snap", keep_index, keep_term);
-	const char *base = strrchr(keep, '/') + 1;
+	node_snap_path(n, next, sizeof next, "snap", n->next_snap_index, n->next_snap_term);
+	const char *kbase = strrchr(keep, '/') + 1, *nbase = strrchr(next, '/') + 1;
 	snprintf(dir, sizeof dir, "%s/snap", n->data_dir);
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strcmp(de->d_name, base) == 0)
+		bool ours = strncmp(de->d_name, "snap-", 5) == 0;
+		bool recv = strncmp(de->d_name, "recv-", 5) == 0;
+		if (!(ours || (staging && recv)) || strcmp(de->d_name, kbase) == 0 ||
+		    (n->next_snap_index && strcmp(de->d_name, nbase) == 0))
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		if (unlink(path) < 0)
@@ -321,7 +326,8 @@ static void node_process_one(struct node *n)
 	if (rd.has_snapshot) {
 		n->snap_index = rd.snapshot.index;
 		n->applied_term = rd.snapshot.term;
-		node_prune_snaps(n, rd.snapshot.index, rd.snapshot.term);
+		n->next_snap_index = 0; /* superseded by what we received */
+		node_prune_snaps(n, rd.snapshot.index, rd.snapshot.term, true);
 	}
 	node_send(n, rd.msgs_after_persist, rd.n_msgs_after_persist);
 
@@ -353,29 +359,15 @@ void node_process_ready(struct node *n)
 		node_process_one(n);
 }
 
-void node_maybe_snapshot(struct node *n)
+/* Compacts the log to the snapshot written earlier (next_snap_*). */
+static void node_compact(struct node *n)
 {
-	struct raft_status st;
-	raft_status(n->raft, &st);
-	if (st.applied < n->snap_index + n->opt.snapshot_entries || st.applied == 0)
-		return;
-	char path[4200];
-	node_snap_path(n, path, sizeof path, "snap", st.applied, n->applied_term);
-	struct store_snap_info in = {.cluster_id = n->cluster_id, .index = st.applied,
-				     .term = n->applied_term, .conf = st.conf};
-	struct store_snap_info out;
-	int rc = store_snapshot_write(n->store, path, &in, &out);
-	if (rc < 0) {
-		log_warn("snapshot at index %llu failed: %s", (unsigned long long)st.applied,
-			 qfs_strerror(rc));
-		n->snap_index = st.applied; /* try again after as many entries */
-		return;
-	}
 	struct raft_snapshot_meta meta;
-	rc = raft_compact(n->raft, st.applied, &meta);
+	int rc = raft_compact(n->raft, n->next_snap_index, &meta);
 	if (rc < 0) {
-		log_warn("compaction at %llu refused: %s", (unsigned long long)st.applied,
+		log_warn("compaction at %llu refused: %s", (unsigned long long)n->next_snap_index,
 			 raft_strerror(rc));
+		n->next_snap_index = 0;
 		return;
 	}
 	struct store_wtxn *t;
@@ -391,9 +383,51 @@ void node_maybe_snapshot(struct node *n)
 	if (rc < 0)
 		node_fatal("recording a snapshot", rc);
 	n->snap_index = meta.index;
-	node_prune_snaps(n, meta.index, meta.term);
-	log_info("snapshot at index %llu: %llu keys, %llu bytes", (unsigned long long)meta.index,
+	n->next_snap_index = 0;
+	node_prune_snaps(n, meta.index, meta.term, false);
+}
+
+/* Snapshots in two steps: write the keyspace at the applied index, then
+ * compact the log to it only once NODE_SNAP_KEEP_ENTRIES more entries are
+ * applied, so that followers a little behind still get entries, not a whole
+ * snapshot.  A log that grows too large in bytes is compacted at once. */
+void node_maybe_snapshot(struct node *n)
+{
+	struct raft_status st;
+	raft_status(n->raft, &st);
+	struct store_rtxn *rt;
+	struct store_stats ss = {0};
+	if (store_rbegin(n->store, &rt) == 0) {
+		store_stats(rt, &ss);
+		store_rend(rt);
+	}
+	uint64_t log_limit = ss.map_size / NODE_LOG_SHARE;
+	bool alone = st.conf.n_voters + st.conf.n_learners <= 1;
+	if (n->next_snap_index &&
+	    (alone || st.applied >= n->next_snap_index + NODE_SNAP_KEEP_ENTRIES ||
+	     ss.log_bytes > log_limit))
+		node_compact(n);
+	if (n->next_snap_index || st.applied == 0 || st.applied <= n->snap_index)
+		return;
+	if (st.applied < n->snap_index + n->opt.snapshot_entries && ss.log_bytes <= log_limit / 2)
+		return;
+	char path[4200];
+	node_snap_path(n, path, sizeof path, "snap", st.applied, n->applied_term);
+	struct store_snap_info in = {.cluster_id = n->cluster_id, .index = st.applied,
+				     .term = n->applied_term, .conf = st.conf};
+	struct store_snap_info out;
+	int rc = store_snapshot_write(n->store, path, &in, &out);
+	if (rc < 0) {
+		log_warn("snapshot at index %llu failed: %s", (unsigned long long)st.applied,
+			 qfs_strerror(rc));
+		return;
+	}
+	n->next_snap_index = st.applied;
+	n->next_snap_term = n->applied_term;
+	log_info("snapshot at index %llu: %llu keys, %llu bytes", (unsigned long long)st.applied,
 		 (unsigned long long)out.keys, (unsigned long long)out.bytes);
+	if (alone || ss.log_bytes > log_limit)
+		node_compact(n);
 }
 
 void node_handle_net(struct node *n, const uint8_t *bytes, size_t len)

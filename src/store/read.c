@@ -154,19 +154,31 @@ int store_path(struct store_rtxn *t, uint64_t ino, char *buf, size_t cap)
 	return 0;
 }
 
+/* Bytes of map pages the Raft log holds: it shares the map with the
+ * keyspace until compaction frees them, so it counts against the quota. */
+static uint64_t log_bytes(struct store_rtxn *t)
+{
+	MDB_stat st;
+	if (mdb_stat(t->txn, t->s->dbi_log, &st) != 0)
+		return 0;
+	return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+}
+
 int store_stats(struct store_rtxn *t, struct store_stats *out)
 {
 	struct store_meta m;
 	int rc = store_get_meta(t->s, t->txn, &m);
 	if (rc < 0)
 		return rc;
+	uint64_t lb = log_bytes(t);
 	*out = (struct store_stats){
 	    .applied = m.applied,
 	    .revision = m.revision,
 	    .keys = m.keys,
 	    .bytes = m.bytes,
+	    .log_bytes = lb,
 	    .map_size = t->s->map_size,
-	    .full = m.bytes > store_quota(t->s),
+	    .full = m.bytes + lb > store_quota(t->s),
 	};
 	return 0;
 }
@@ -238,5 +250,7 @@ int store_precheck(struct store_rtxn *t, const struct qfs_cmd *c)
 	if ((rc = store_get_meta(t->s, t->txn, &m)) < 0)
 		return rc;
 	uint64_t quota = store_quota(t->s);
-	return m.bytes > quota || grow > quota - m.bytes ? QFS_ENOSPC : 0;
+	uint64_t used = m.bytes + log_bytes(t);
+	/* The change itself passes through the log first: count it twice. */
+	return used > quota || 2 * grow > quota - used ? QFS_ENOSPC : 0;
 }

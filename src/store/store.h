@@ -112,8 +112,10 @@ struct store_stats {
 	uint64_t keys;        /* keys (files, dirs, symlinks) including the root */
 	uint64_t bytes;       /* bytes charged for the keys: names, values and a per-key
 	                         overhead, as they take space in the map (disk-format.md §5) */
+	uint64_t log_bytes;   /* pages held by the Raft log (until compaction) */
 	uint64_t map_size;    /* LMDB map size */
-	bool full;            /* bytes over the quota: growing changes get ENOSPC */
+	bool full;            /* bytes + log_bytes over the quota: growing changes
+	                         get ENOSPC */
 };
 int store_stats(struct store_rtxn *t, struct store_stats *out);
 
