@@ -196,7 +196,7 @@ uint64_t raft_self_match(const struct raft *r);
 /* ready.c */
 void send_msg(struct raft *r, struct raft_msg *m);
 void msg_init(struct raft *r, struct raft_msg *m, uint8_t type, uint64_t to);
-void msgq_drop_apps_from(struct raft_msgq *q, uint64_t from);
+void msgs_drop_from(struct raft *r, uint64_t from);
 void push_read_state(struct raft *r, uint64_t index, uint64_t ctx);
 
 /* election.c */

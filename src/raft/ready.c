@@ -61,18 +61,28 @@ void send_msg(struct raft *r, struct raft_msg *m)
 	msgq_push(r, needs_persist(m->type) ? &r->msgs_after : &r->msgs, m);
 }
 
-/* The log is about to lose entries >= from: queued APPs referring to them
- * would carry entries that are no longer ours, so they are dropped. */
-void msgq_drop_apps_from(struct raft_msgq *q, uint64_t from)
+static void msgq_drop_from(struct raft_msgq *q, uint64_t from)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		const struct raft_msg *m = &q->v[i];
 		if (m->type == RAFT_MSG_APP && m->n_entries > 0 && m->index + m->n_entries >= from)
 			continue;
+		if (m->type == RAFT_MSG_APP_RESP && !m->reject && m->index >= from)
+			continue;
 		q->v[k++] = q->v[i];
 	}
 	q->n = k;
+}
+
+/* The log is about to lose entries >= from (truncation, snapshot install).
+ * Queued messages that speak for them must not go out: APPs would carry
+ * entries that are no longer ours, and acknowledgements not yet sent would
+ * promise entries that will never be persisted. */
+void msgs_drop_from(struct raft *r, uint64_t from)
+{
+	msgq_drop_from(&r->msgs, from);
+	msgq_drop_from(&r->msgs_after, from);
 }
 
 void push_read_state(struct raft *r, uint64_t index, uint64_t ctx)

@@ -184,8 +184,7 @@ static int follower_store(struct raft *r, const struct raft_msg *m, uint32_t fro
 {
 	uint64_t first_new = m->entries[from].index;
 	if (first_new <= log_last(&r->log)) {
-		msgq_drop_apps_from(&r->msgs, first_new);
-		msgq_drop_apps_from(&r->msgs_after, first_new);
+		msgs_drop_from(r, first_new);
 		log_truncate(&r->log, first_new);
 		if (r->conf_index >= first_new)
 			raft_conf_recompute(r);

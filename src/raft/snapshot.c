@@ -76,8 +76,9 @@ static void install(struct raft *r, const struct raft_msg *m)
 		app_resp(r, m, r->commit);
 		return;
 	}
-	msgq_drop_apps_from(&r->msgs, 0);
-	msgq_drop_apps_from(&r->msgs_after, 0);
+	/* Everything we held is replaced, even entries below the snapshot point
+	 * that an older leader may still count on. */
+	msgs_drop_from(r, 0);
 	log_reset(&r->log, m->snap_index, m->snap_term);
 	r->snap.index = m->snap_index;
 	r->snap.term = m->snap_term;

@@ -240,6 +240,58 @@ static void test_no_ack_before_persist(void **state)
 	tc_close(&c);
 }
 
+/* An ack still queued when a newer leader truncates those entries must not
+ * go out: it would promise entries that are never persisted.  (Found by the
+ * simulator, seeds 9759 and 11451.) */
+static void test_queued_ack_dropped_on_truncation(void **state)
+{
+	(void)state;
+	struct tcluster c;
+	tc_init_empty(&c, 3, NULL);
+	tc_restore_log(&c, 2, 3, NULL, 0, 4, 0, 1);
+	struct raft *f = tc_raft(&c, 2);
+	struct raft_entry old[3], neu[1];
+	for (int i = 0; i < 3; i++)
+		old[i] = (struct raft_entry){
+		    .term = 5, .index = 2 + i, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = "o"};
+	neu[0] = (struct raft_entry){
+	    .term = 6, .index = 2, .type = RAFT_ENTRY_NORMAL, .len = 1, .data = "n"};
+	struct raft_msg m;
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_MSG_APP;
+	m.from = 1;
+	m.to = 2;
+	m.term = 5;
+	m.index = 1;
+	m.log_term = 1;
+	m.commit = 1;
+	m.entries = old;
+	m.n_entries = 3;
+	assert_int_equal(raft_step(f, &m), 0); /* ack for 4 queued, not sent */
+	m.from = 3;
+	m.term = 6;
+	m.entries = neu;
+	m.n_entries = 1;
+	assert_int_equal(raft_step(f, &m), 0); /* truncates 2..4 */
+	struct raft_ready rd;
+	raft_ready(f, &rd);
+	assert_int_equal(rd.n_entries, 1);
+	assert_int_equal(rd.entries[0].term, 6);
+	size_t acks = 0;
+	for (size_t i = 0; i < rd.n_msgs + rd.n_msgs_after_persist; i++) {
+		const struct raft_msg *o =
+		    i < rd.n_msgs ? &rd.msgs[i] : &rd.msgs_after_persist[i - rd.n_msgs];
+		if (o->type != RAFT_MSG_APP_RESP || o->reject)
+			continue;
+		acks++;
+		assert_int_equal(o->to, 3);
+		assert_int_equal(o->index, 2);
+	}
+	assert_int_equal(acks, 1);
+	raft_advance(f, &rd);
+	tc_close(&c);
+}
+
 /* Crash and restart everything: committed entries survive and apply once. */
 static void test_restart_all_keeps_committed(void **state)
 {
@@ -278,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_pipelining_respects_inflight_limit),
 	    cmocka_unit_test(test_msg_bytes_limit),
 	    cmocka_unit_test(test_no_ack_before_persist),
+	    cmocka_unit_test(test_queued_ack_dropped_on_truncation),
 	    cmocka_unit_test(test_restart_all_keeps_committed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
