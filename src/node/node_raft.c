@@ -140,22 +140,37 @@ static void node_send(struct node *n, const struct raft_msg *msgs, size_t count)
 	}
 }
 
-/* Follower side: a SNAP chunk's bytes go to a staging file before the core
- * sees the message. */
+/* Follower side: a SNAP chunk's bytes go to the staging file before the core
+ * sees the message, by the rule in raft.h: offset 0 (or another snapshot)
+ * starts the file afresh; a chunk is appended only when it continues what is
+ * staged, so the file and the core agree on the staged prefix. */
 static void node_stage_snap(struct node *n, const struct raft_msg *m)
 {
 	char path[4200];
 	node_snap_path(n, path, sizeof path, "recv", m->snap_index, m->snap_term);
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (m->snap_offset == 0 ? O_TRUNC : 0);
-	int fd = open(path, flags, 0600);
+	if (m->snap_offset == 0) {
+		/* One staging file at a time: drop chunks of other snapshots. */
+		char dir[4200], other[4600];
+		snprintf(dir, sizeof dir, "%s/snap", n->data_dir);
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (strncmp(de->d_name, "recv-", 5) == 0) {
+				snprintf(other, sizeof other, "%s/%s", dir, de->d_name);
+				unlink(other);
+			}
+		if (d)
+			closedir(d);
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		log_warn("cannot stage snapshot chunk in %s: %s", path, strerror(errno));
 		return;
 	}
-	if (pwrite(fd, m->snap_data, m->snap_len, (off_t)m->snap_offset) != (ssize_t)m->snap_len)
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == m->snap_offset &&
+	    pwrite(fd, m->snap_data, m->snap_len, (off_t)m->snap_offset) != (ssize_t)m->snap_len)
 		log_warn("short write staging snapshot chunk in %s", path);
-	if (m->snap_last && ftruncate(fd, (off_t)(m->snap_offset + m->snap_len)) < 0)
-		log_warn("cannot truncate %s: %s", path, strerror(errno));
 	close(fd);
 }
 

@@ -389,9 +389,12 @@ static void reject_stale(struct raft *r, const struct raft_msg *m)
 		 * stale configuration does not name the stale leader). */
 		msg_init(r, &resp, RAFT_MSG_APP_RESP, m->from);
 		send_msg(r, &resp);
-	} else if (m->type == RAFT_MSG_PRE_VOTE) {
-		/* Tell a stuck pre-candidate about our term so it can catch up. */
-		msg_init(r, &resp, RAFT_MSG_PRE_VOTE_RESP, m->from);
+	} else if (m->type == RAFT_MSG_PRE_VOTE || m->type == RAFT_MSG_VOTE) {
+		/* Tell a stuck (pre-)candidate about our term so it can catch up:
+		 * a candidate whose configuration names only nodes that are ahead
+		 * would otherwise campaign in a stale term forever (sim seed 38019). */
+		msg_init(r, &resp, m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PRE_VOTE_RESP,
+			 m->from);
 		resp.reject = 1;
 		send_msg(r, &resp);
 	}
