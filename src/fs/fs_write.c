@@ -352,6 +352,7 @@ static void fs_release_done(void *ctx, int rc, const struct store_result *res)
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs *fs = fs_of(req); /* req is gone once replied to */
 	fuse_reply_err(req, 0);
 	if (!h || !fs_take_trunc(h)) {
 		fs_handle_free(h);
@@ -360,5 +361,5 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Opened with O_TRUNC, closed after a single flush and no write: nobody
 	 * waits for this reply any more, so a failure can only be logged. */
 	struct qfs_cmd c = {.op = QFS_OP_PUT, .ino = ino, .time_ns = node_now_ns()};
-	node_propose(fs_of(req)->node, &c, true, fs_release_done, h);
+	node_propose(fs->node, &c, true, fs_release_done, h);
 }
