@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds, and starts quorumfs on this machine with its
-# mount, then prints what to try.  `scripts/demo.sh stop` stops it again.
+# Installs what is needed, builds, and starts a 3-node quorumfs cluster on
+# loopback with one mount per node, then prints what to try.
+#   bash scripts/demo.sh          start (idempotent)
+#   bash scripts/demo.sh stop     unmount all three (each daemon exits)
 #   DEMO_DIR   where data and mounts live (default /var/tmp/quorumfs-demo)
+#   DEMO_PORT  first peer port (default 7401; nodes use 7401..7403)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${DEMO_DIR:-/var/tmp/quorumfs-demo}
-nodes=(n1)  # one node until replication lands; then n1 n2 n3
+port=${DEMO_PORT:-7401}
+nodes=(n1 n2 n3)
 
 stop() {
   for n in "${nodes[@]}"; do
-    local mnt=$demo/$n/mnt pidf=$demo/$n/pid
-    if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || fusermount3 -uz "$mnt" || true; fi
-    if [ -f "$pidf" ]; then
-      pid=$(cat "$pidf")
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill "$pid" 2>/dev/null || true
-      rm -f "$pidf"
+    local mnt=$demo/$n/mnt
+    if grep -qs " $mnt fuse" /proc/mounts; then
+      fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" || true
     fi
   done
   echo "quorumfs demo stopped (data kept in $demo; rm -rf it to start afresh)"
@@ -26,20 +26,33 @@ if [ "${1:-}" = stop ]; then stop; exit 0; fi
 bash "$top/scripts/deps.sh"
 BUILD_DIR=$top/build bash "$top/scripts/build.sh" >/dev/null
 bin=$top/build/quorumfs
-for n in "${nodes[@]}"; do
+ctl=$top/build/src/ctl/quorumctl
+peers=()
+for i in "${!nodes[@]}"; do peers+=(--peer "${nodes[$i]}=tcp://127.0.0.1:$((port + i))"); done
+for i in "${!nodes[@]}"; do
+  n=${nodes[$i]}
   mkdir -p "$demo/$n/mnt"
-  if mountpoint -q "$demo/$n/mnt"; then echo "$n already mounted at $demo/$n/mnt"; continue; fi
-  "$bin" --name "$n" --data "$demo/$n/data" "$demo/$n/mnt" &
-  wait $!   # the daemon detaches once its mount is serving
-  pgrep -n -f "^$bin --name $n " > "$demo/$n/pid" || true
+  if grep -qs " $demo/$n/mnt fuse" /proc/mounts; then echo "$n already running"; continue; fi
+  # Detaches once its mount serves; fusermount3 -u stops it.
+  "$bin" --name "$n" --data "$demo/$n/data" --listen "tcp://127.0.0.1:$((port + i))" \
+    "${peers[@]}" "$demo/$n/mnt"
 done
-m=$demo/n1/mnt
+for _ in $(seq 50); do
+  "$ctl" --data "$demo/n1/data" status 2>/dev/null | grep -q '^quorum=yes' && break
+  sleep 0.1
+done
+m=$demo
 cat <<MSG
-quorumfs is running: node n1 mounted at $m (data in $demo/n1/data).
+quorumfs is running: a 3-node cluster on 127.0.0.1:$port-$((port + 2)),
+mounted at $m/n1/mnt, $m/n2/mnt and $m/n3/mnt.
 Try:
-  mkdir -p $m/app/config && echo v1 > $m/app/config/version
-  cat $m/app/config/version; ls -l $m/app/config
-  getfattr -d -m user.quorumfs $m/app/config/version
-  set -o noclobber; echo me > $m/lock; echo again > $m/lock   # second one fails: exists
-Stop it with:  bash $top/scripts/demo.sh stop
+  mkdir -p $m/n1/mnt/app/config && echo v1 > $m/n1/mnt/app/config/version
+  cat $m/n3/mnt/app/config/version                  # replicated: v1
+  $ctl --data $m/n1/data status
+  $ctl --data $m/n1/data members
+  set -o noclobber; echo me > $m/n2/mnt/lock; echo you > $m/n3/mnt/lock   # one wins
+  getfattr -d -m user.quorumfs $m/n1/mnt/app/config/version
+Kill the leader (see 'leader=' in status) with fusermount3 -u on its mount and
+keep writing on the others; start it again with this command.
+Stop the cluster:  bash $top/scripts/demo.sh stop
 MSG

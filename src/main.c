@@ -121,6 +121,8 @@ int main(int argc, char **argv)
 	}
 
 	int ready_fd = o.foreground ? -1 : daemon_detach();
+	if (ready_fd >= 0)
+		log_set_level(LOG_LVL_WARN); /* the terminal hears only of problems */
 	int exit_code = 1;
 	struct store *store = NULL;
 	struct node *node = NULL;
@@ -209,6 +211,7 @@ int main(int argc, char **argv)
 	fs_running = node_running = true;
 	daemon_ready(ready_fd);
 	ready_fd = -1;
+	log_set_level(LOG_LVL_INFO);
 	log_info("node %s serving %s from %s", o.name, o.mountpoint, o.data);
 
 	loop_cfg = fuse_loop_cfg_create();
