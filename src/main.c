@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *loop_cfg = NULL;
 	bool mounted = false, signals = false, node_running = false, fs_running = false;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 
 	if (mkdir_p(o.data) < 0) {
 		log_error("cannot create data directory %s: %s", o.data, strerror(errno));
@@ -189,7 +190,7 @@ int main(int argc, char **argv)
 	snprintf(fuse_opts, sizeof fuse_opts, "default_permissions,fsname=quorumfs:%s,subtype=quorumfs%s%s",
 		 o.name, o.fuse_opts[0] ? "," : "", o.fuse_opts);
 	char *fargv[] = {argv[0], "-o", fuse_opts, NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	args = (struct fuse_args)FUSE_ARGS_INIT(3, fargv);
 	se = fs_session_new(fs, &args);
 	if (!se) {
 		log_error("cannot create the FUSE session (bad -o option?)");
@@ -237,6 +238,7 @@ out:
 		fuse_session_destroy(se);
 	if (loop_cfg)
 		fuse_loop_cfg_destroy(loop_cfg);
+	fuse_opt_free_args(&args); /* libfuse may have copied them */
 	fs_free(fs);
 	node_free(node);
 	if (store)

@@ -194,23 +194,28 @@ struct fs_handle *fs_handle_new(uint64_t ino, int flags)
 	return h;
 }
 
+static void fs_snap_put(struct fs_snap *sn)
+{
+	if (sn && atomic_fetch_sub(&sn->refs, 1) == 1)
+		free(sn);
+}
+
 void fs_handle_free(struct fs_handle *h)
 {
 	if (!h)
 		return;
 	pthread_mutex_destroy(&h->mu);
-	free(h->snap);
+	fs_snap_put(h->snap);
 	free(h);
 }
 
 void fs_handle_forget_snap(struct fs_handle *h)
 {
 	pthread_mutex_lock(&h->mu);
-	free(h->snap);
+	struct fs_snap *old = h->snap;
 	h->snap = NULL;
-	h->snap_len = 0;
-	h->has_snap = false;
 	pthread_mutex_unlock(&h->mu);
+	fs_snap_put(old);
 }
 
 static void fs_reply_slice(fuse_req_t req, const uint8_t *data, size_t len, off_t off, size_t size)
@@ -218,7 +223,31 @@ static void fs_reply_slice(fuse_req_t req, const uint8_t *data, size_t len, off_
 	if ((uint64_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, (const char *)data + off, len - (size_t)off < size ? len - (size_t)off : size);
+		fuse_reply_buf(req, (const char *)data + off,
+			       len - (size_t)off < size ? len - (size_t)off : size);
+}
+
+/* The handle's read copy with a reference, taking it from `t` if it has none
+ * yet; NULL with *rc set on failure. */
+static struct fs_snap *fs_handle_snap(struct fs_handle *h, const void *data, size_t len, int *rc)
+{
+	pthread_mutex_lock(&h->mu);
+	struct fs_snap *sn = h->snap;
+	if (!sn && data) {
+		sn = malloc(sizeof *sn + len);
+		if (sn) {
+			atomic_init(&sn->refs, 1);
+			sn->len = len;
+			memcpy(sn->data, data, len);
+			h->snap = sn;
+		}
+	}
+	if (sn)
+		atomic_fetch_add(&sn->refs, 1);
+	else if (data)
+		*rc = QFS_ENOMEM;
+	pthread_mutex_unlock(&h->mu);
+	return sn;
 }
 
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -228,37 +257,31 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	if (atomic_load(&h->trunc_pending))
 		return (void)fuse_reply_buf(req, NULL, 0); /* truncated, not yet committed */
-	pthread_mutex_lock(&h->mu);
-	if (h->has_snap) {
-		fs_reply_slice(req, h->snap, h->snap_len, off, size);
-		pthread_mutex_unlock(&h->mu);
+	int rc = 0;
+	struct fs_snap *sn = fs_handle_snap(h, NULL, 0, &rc);
+	if (sn) {
+		fs_reply_slice(req, sn->data, sn->len, off, size);
+		fs_snap_put(sn); /* h may be gone by now: touch only sn */
 		return;
 	}
 	struct store_rtxn *t;
 	const void *data;
 	size_t len;
-	int rc = store_rbegin(fs->store, &t);
-	if (rc < 0) {
-		pthread_mutex_unlock(&h->mu);
+	rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
 		return fs_reply_rc(req, rc);
-	}
 	rc = store_read(t, ino, 0, SIZE_MAX, &data, &len);
 	if (rc == 0 && off == 0 && size >= len) {
 		fuse_reply_buf(req, data, len); /* the whole value in one reply */
 	} else if (rc == 0) {
 		/* The reader takes this value in pieces: keep a copy of it. */
-		h->snap = malloc(len ? len : 1);
-		if (!h->snap) {
-			rc = QFS_ENOMEM;
-		} else {
-			memcpy(h->snap, data, len);
-			h->snap_len = len;
-			h->has_snap = true;
-			fs_reply_slice(req, h->snap, len, off, size);
+		sn = fs_handle_snap(h, data, len, &rc);
+		if (sn) {
+			fs_reply_slice(req, sn->data, sn->len, off, size);
+			fs_snap_put(sn);
 		}
 	}
 	store_rend(t);
-	pthread_mutex_unlock(&h->mu);
 	if (rc < 0)
 		fs_reply_rc(req, rc);
 }

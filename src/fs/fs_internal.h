@@ -45,11 +45,17 @@ struct fs_handle {
 	atomic_uint flushes;
 	bool append;               /* O_APPEND: each write appends atomically */
 	/* A value read in several read() calls is served from one copy taken at
-	 * the first read, so the reader never mixes two versions. */
+	 * the first read, so the reader never mixes two versions.  Reference
+	 * counted: the kernel may send RELEASE (freeing the handle) as soon as
+	 * it has a READ reply, while the replying thread is still returning. */
 	pthread_mutex_t mu;
-	uint8_t *snap;
-	size_t snap_len;
-	bool has_snap;
+	struct fs_snap *snap;
+};
+
+struct fs_snap {
+	atomic_uint refs;
+	size_t len;
+	uint8_t data[];
 };
 
 struct fs_handle *fs_handle_new(uint64_t ino, int flags);
