@@ -178,7 +178,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the node: %s", qfs_strerror(rc));
 		goto out;
 	}
-	struct fs_options fo = {.entry_timeout = o.cache_timeout, .attr_timeout = o.cache_timeout};
+	struct fs_options fo = {.entry_timeout = o.cache_timeout, .attr_timeout = o.cache_timeout,
+				.linearizable = o.linearizable};
 	rc = fs_new(&fs, store, node, &fo);
 	if (rc < 0) {
 		log_error("cannot set up the filesystem: %s", qfs_strerror(rc));

@@ -42,7 +42,8 @@ static const struct opt_def opt_defs[] = {
 	{"config", 0, OPT_STR, 0, 0, 0, 0, "FILE", "read options from FILE, one `key = value` a line"},
 	{"foreground", 'f', OPT_FLAG, offsetof(struct qfs_options, foreground), 0, 0, 0, NULL,
 	 "stay in the foreground"},
-	{"option", 'o', OPT_FUSE, 0, 0, 0, 0, "OPT[,OPT]", "FUSE mount option (allow_other, ...)"},
+	{"option", 'o', OPT_FUSE, 0, 0, 0, 0, "OPT[,OPT]",
+	 "mount option: linearizable (reads confirm with the leader), or a FUSE one (allow_other, ...)"},
 	{"map-size", 0, OPT_SIZE, offsetof(struct qfs_options, map_size), 8, QFS_MAP_SIZE_MIN,
 	 1ull << 44, "BYTES", "LMDB map size: the store's capacity (default 1G; K/M/G suffixes)"},
 	{"value-max", 0, OPT_SIZE, offsetof(struct qfs_options, value_max), 4, 1, QFS_VALUE_MAX_HARD,
@@ -170,10 +171,21 @@ static int opt_apply(struct qfs_options *o, const struct opt_def *d, const char 
 		return 0;
 	}
 	case OPT_FUSE: {
-		size_t cur = strlen(o->fuse_opts);
-		if (!*val || cur + strlen(val) + 2 > sizeof o->fuse_opts)
+		/* Our own mount options are taken out; the rest go to FUSE. */
+		char buf[4096];
+		if (!*val || strlen(val) >= sizeof buf)
 			return set_err(err, errlen, "%s: bad or too long -o value", where);
-		snprintf(o->fuse_opts + cur, sizeof o->fuse_opts - cur, "%s%s", cur ? "," : "", val);
+		snprintf(buf, sizeof buf, "%s", val);
+		for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (strcmp(tok, "linearizable") == 0) {
+				o->linearizable = true;
+				continue;
+			}
+			size_t cur = strlen(o->fuse_opts);
+			if (cur + strlen(tok) + 2 > sizeof o->fuse_opts)
+				return set_err(err, errlen, "%s: too many -o options", where);
+			snprintf(o->fuse_opts + cur, sizeof o->fuse_opts - cur, "%s%s", cur ? "," : "", tok);
+		}
 		return 0;
 	}
 	}

@@ -30,6 +30,7 @@ struct qfs_options {
 	double cache_timeout; /* seconds for the kernel's entry and attribute caches */
 	bool help, version;
 	bool name_set; /* --name given (else the host name is only a default) */
+	bool linearizable; /* -o linearizable: ours, not passed to FUSE */
 };
 
 /* Fills *o.  On bad input returns -1 with a message in err (for the user). */

@@ -68,7 +68,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = QFS_VALUE_MAX_HARD;
 }
 
-static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void fs_lookup_now(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct store_rtxn *t;
@@ -104,7 +104,7 @@ static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_
 	fuse_reply_none(req);
 }
 
-static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_getattr_now(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	struct store_rtxn *t;
@@ -147,7 +147,7 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct store_rtxn *t;
@@ -334,7 +334,7 @@ static void fs_dir_free(struct fs_dir *d)
 	free(d);
 }
 
-static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void fs_opendir_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_dir *d = calloc(1, sizeof *d);
@@ -450,6 +450,84 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
+/* -o linearizable: lookup, getattr, open and opendir run once a ReadIndex
+ * barrier passed (on the node loop thread), so they see every change that
+ * completed anywhere before they began.  read() then reads the local state,
+ * which is at least that new. */
+enum fs_lin_op { FS_LIN_LOOKUP, FS_LIN_GETATTR, FS_LIN_OPEN, FS_LIN_OPENDIR };
+
+struct fs_lin {
+	fuse_req_t req;
+	enum fs_lin_op op;
+	fuse_ino_t ino;
+	struct fuse_file_info fi;
+	char name[];
+};
+
+static void fs_lin_resume(void *ctx, int rc)
+{
+	struct fs_lin *l = ctx;
+	if (rc < 0)
+		fuse_reply_err(l->req, qfs_errno(rc));
+	else if (l->op == FS_LIN_LOOKUP)
+		fs_lookup_now(l->req, l->ino, l->name);
+	else if (l->op == FS_LIN_GETATTR)
+		fs_getattr_now(l->req, l->ino);
+	else if (l->op == FS_LIN_OPEN)
+		fs_open_now(l->req, l->ino, &l->fi);
+	else
+		fs_opendir_now(l->req, l->ino, &l->fi);
+	free(l);
+}
+
+/* True when the op was parked behind a barrier (it completes later). */
+static bool fs_lin_park(fuse_req_t req, enum fs_lin_op op, fuse_ino_t ino, const char *name,
+			const struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	if (!fs->opt.linearizable)
+		return false;
+	size_t nl = name ? strlen(name) + 1 : 1;
+	struct fs_lin *l = calloc(1, sizeof *l + nl);
+	if (!l) {
+		fuse_reply_err(req, ENOMEM);
+		return true;
+	}
+	l->req = req;
+	l->op = op;
+	l->ino = ino;
+	if (fi)
+		l->fi = *fi;
+	if (name)
+		memcpy(l->name, name, nl);
+	node_read_barrier(fs->node, fs_lin_resume, l);
+	return true;
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!fs_lin_park(req, FS_LIN_LOOKUP, parent, name, NULL))
+		fs_lookup_now(req, parent, name);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!fs_lin_park(req, FS_LIN_GETATTR, ino, NULL, NULL))
+		fs_getattr_now(req, ino);
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!fs_lin_park(req, FS_LIN_OPEN, ino, NULL, fi))
+		fs_open_now(req, ino, fi);
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!fs_lin_park(req, FS_LIN_OPENDIR, ino, NULL, fi))
+		fs_opendir_now(req, ino, fi);
+}
+
 /* The per-key counters, readable as user.quorumfs.* xattrs. */
 static const char fs_xattr_names[] = "user.quorumfs.mod_revision\0"
 				     "user.quorumfs.create_revision\0"
@@ -552,6 +630,8 @@ int fs_new(struct fs **out, struct store *s, struct node *n, const struct fs_opt
 	fs->store = s;
 	fs->node = n;
 	fs->opt = *opt;
+	if (fs->opt.linearizable) /* every name and attribute asks us again */
+		fs->opt.entry_timeout = fs->opt.attr_timeout = 0;
 	fs->value_max = store_value_max(s);
 	pthread_mutex_init(&fs->inval_mu, NULL);
 	pthread_cond_init(&fs->inval_cv, NULL);

@@ -20,6 +20,8 @@ struct fuse_args;
 struct fs_options {
 	double entry_timeout; /* seconds the kernel may cache names */
 	double attr_timeout;  /* seconds the kernel may cache attributes */
+	bool linearizable;    /* -o linearizable: names, attributes and opens wait
+	                         for a ReadIndex barrier; the kernel caches nothing */
 };
 
 /* `s` and `n` are borrowed and outlive the fs. */

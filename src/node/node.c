@@ -262,6 +262,9 @@ static void node_handle_event(struct node *n, struct node_event *ev)
 	case NODE_EV_NET:
 		node_handle_net(n, ev->bytes, ev->len);
 		break;
+	case NODE_EV_READ:
+		node_reads_add(n, ev->reader);
+		break;
 	case NODE_EV_CALL:
 		ev->call->rc = ev->call->fn(n, ev->call->arg);
 		pthread_mutex_lock(&n->mu);
@@ -324,15 +327,44 @@ static void *node_loop(void *arg)
 			raft_tick(n->raft);
 			node_cluster_tick(n);
 			node_expire_pending(n);
+			node_reads_tick(n);
 		}
 		node_process_ready(n);
 		node_retry_waiting(n);
+		node_reads_ask(n);
 		node_process_ready(n);
 		node_maybe_snapshot(n);
 		node_status_refresh(n);
 	}
 	node_fail_all_pending(n, QFS_ESHUTDOWN);
+	node_reads_fail_all(n, QFS_ESHUTDOWN);
 	return NULL;
+}
+
+void node_read_barrier(struct node *n, node_read_fn fn, void *ctx)
+{
+	struct node_reader *r = calloc(1, sizeof *r);
+	struct node_event *ev = calloc(1, sizeof *ev);
+	if (!r || !ev) {
+		free(r);
+		free(ev);
+		fn(ctx, QFS_ENOMEM);
+		return;
+	}
+	r->fn = fn;
+	r->ctx = ctx;
+	ev->kind = NODE_EV_READ;
+	ev->reader = r;
+	pthread_mutex_lock(&n->mu);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->mu);
+		free(r);
+		free(ev);
+		fn(ctx, QFS_ESHUTDOWN);
+		return;
+	}
+	node_push(n, ev);
+	pthread_mutex_unlock(&n->mu);
 }
 
 int node_call(struct node *n, int (*fn)(struct node *n, void *arg), void *arg)
@@ -395,6 +427,10 @@ void node_stop(struct node *n)
 		if (ev->kind == NODE_EV_PROPOSE) {
 			ev->pending->done(ev->pending->ctx, QFS_ESHUTDOWN, NULL);
 			free(ev->pending);
+		}
+		if (ev->kind == NODE_EV_READ) {
+			ev->reader->fn(ev->reader->ctx, QFS_ESHUTDOWN);
+			free(ev->reader);
 		}
 		/* NODE_EV_CALL: its caller sees `stopping` and returns. */
 		free(ev);

@@ -72,6 +72,13 @@ void node_free(struct node *n);
 void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, node_done_fn done,
 		  void *ctx);
 
+/* Linearizable reads (-o linearizable): fn runs on the loop thread once this
+ * node has applied everything committed when the barrier was asked for
+ * (Raft ReadIndex: the leader confirms it still leads, no log write).  rc is
+ * 0, or QFS_ETIMEDOUT when no leader confirmed within the write timeout. */
+typedef void (*node_read_fn)(void *ctx, int rc);
+void node_read_barrier(struct node *n, node_read_fn fn, void *ctx);
+
 /* Wall-clock time in ns, for command time stamps. */
 uint64_t node_now_ns(void);
 

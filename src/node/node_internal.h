@@ -29,7 +29,26 @@ enum node_event_kind {
 	NODE_EV_PROPOSE = 1, /* a local proposal (struct node_pending) */
 	NODE_EV_NET = 2,     /* a peer message, re-encoded (bytes) */
 	NODE_EV_CALL = 3,    /* run call->fn on the loop thread (admin requests) */
+	NODE_EV_READ = 4,    /* a read barrier (struct node_reader) */
 };
+
+/* A linearizable read waiting for its ReadIndex and then for apply. */
+struct node_reader {
+	struct node_reader *next;
+	node_read_fn fn;
+	void *ctx;
+	uint64_t deadline_ms;
+};
+
+/* Readers that asked together share one ReadIndex request. */
+struct node_read_batch {
+	struct node_read_batch *next;
+	uint64_t id;       /* the context given to raft_read_index */
+	uint64_t index;    /* 0 until the read state arrives */
+	uint64_t asked_ms;
+	struct node_reader *readers;
+};
+#define NODE_READ_RETRY_MS 500u /* a ReadIndex unanswered by then is asked again */
 
 /* A function another thread needs run on the loop thread, synchronously. */
 struct node_call {
@@ -57,6 +76,7 @@ struct node_event {
 	enum node_event_kind kind;
 	struct node_pending *pending; /* NODE_EV_PROPOSE */
 	struct node_call *call;       /* NODE_EV_CALL */
+	struct node_reader *reader;   /* NODE_EV_READ */
 	size_t len;                   /* NODE_EV_NET */
 	uint8_t bytes[];
 };
@@ -115,6 +135,9 @@ struct node {
 	uint64_t applied_term;  /* term of the last applied entry */
 	uint64_t snap_index;    /* the core's snapshot point */
 	uint64_t next_snap_index, next_snap_term; /* written, not yet compacted to */
+	struct node_reader *reads_new;        /* not yet asked for */
+	struct node_read_batch *read_batches; /* asked, or waiting for apply */
+	uint64_t read_seq;
 	uint64_t unreachable[NET_MAX_PEERS]; /* reported to Raft after advance */
 	unsigned n_unreachable;
 	struct node_member book[NET_MAX_PEERS];
@@ -158,6 +181,14 @@ int node_call(struct node *n, int (*fn)(struct node *n, void *arg), void *arg);
 /* node_admin.c */
 int node_admin_start(struct node *n);
 void node_admin_stop(struct node *n);
+
+/* node_read.c */
+void node_reads_add(struct node *n, struct node_reader *r);
+void node_reads_ask(struct node *n);
+void node_reads_state(struct node *n, const struct raft_read_state *rs);
+void node_reads_applied(struct node *n, uint64_t applied);
+void node_reads_tick(struct node *n);
+void node_reads_fail_all(struct node *n, int rc);
 
 /* node_cluster.c */
 int node_cluster_init(struct node *n, bool fresh);
