@@ -54,6 +54,18 @@ static void fs_reply_rc(fuse_req_t req, int rc)
 	fuse_reply_err(req, qfs_errno(rc));
 }
 
+/* The attributes of ino, in a read transaction of its own. */
+int fs_getattr_of(struct fs *fs, uint64_t ino, struct qfs_attr *a)
+{
+	struct store_rtxn *t;
+	int rc = store_rbegin(fs->store, &t);
+	if (rc < 0)
+		return rc;
+	rc = store_getattr(t, ino, a);
+	store_rend(t);
+	return rc;
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -107,13 +119,8 @@ static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_
 static void fs_getattr_now(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
-	struct store_rtxn *t;
 	struct qfs_attr a;
-	int rc = store_rbegin(fs->store, &t);
-	if (rc < 0)
-		return fs_reply_rc(req, rc);
-	rc = store_getattr(t, ino, &a);
-	store_rend(t);
+	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
 	struct stat st;
@@ -150,13 +157,8 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct store_rtxn *t;
 	struct qfs_attr a;
-	int rc = store_rbegin(fs->store, &t);
-	if (rc < 0)
-		return fs_reply_rc(req, rc);
-	rc = store_getattr(t, ino, &a);
-	store_rend(t);
+	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
 	if (S_ISDIR(a.mode))
@@ -546,18 +548,13 @@ static void fs_reply_xattr_bytes(fuse_req_t req, const char *buf, size_t len, si
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	struct store_rtxn *t;
 	struct qfs_attr a;
 	uint64_t v;
 	if (strcmp(name, "user.quorumfs.mod_revision") != 0 &&
 	    strcmp(name, "user.quorumfs.create_revision") != 0 &&
 	    strcmp(name, "user.quorumfs.version") != 0)
 		return (void)fuse_reply_err(req, ENODATA);
-	int rc = store_rbegin(fs->store, &t);
-	if (rc < 0)
-		return fs_reply_rc(req, rc);
-	rc = store_getattr(t, ino, &a);
-	store_rend(t);
+	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
 	if (strcmp(name, "user.quorumfs.mod_revision") == 0)

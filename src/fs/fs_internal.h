@@ -74,6 +74,8 @@ static inline struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The attributes of ino, in a read transaction of its own. */
+int fs_getattr_of(struct fs *fs, uint64_t ino, struct qfs_attr *a);
 void fs_attr_to_stat(const struct fs *fs, const struct qfs_attr *a, struct stat *st);
 void fs_fill_entry(const struct fs *fs, const struct qfs_attr *a, struct fuse_entry_param *e);
 void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows);

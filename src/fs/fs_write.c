@@ -257,13 +257,8 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	if (c.mask == 0) {
 		/* atime only: not stored; answer with the current attributes. */
 		struct fs *fs = fs_of(req);
-		struct store_rtxn *t;
 		struct qfs_attr a;
-		int rc = store_rbegin(fs->store, &t);
-		if (rc == 0) {
-			rc = store_getattr(t, ino, &a);
-			store_rend(t);
-		}
+		int rc = fs_getattr_of(fs, ino, &a);
 		if (rc < 0)
 			return (void)fuse_reply_err(req, qfs_errno(rc));
 		struct stat st;
