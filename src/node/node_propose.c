@@ -143,8 +143,10 @@ void node_expire_pending(struct node *n)
 
 void node_fail_all_pending(struct node *n, int rc)
 {
+	/* What already left this node may still commit: its outcome is unknown. */
 	while (n->pending_all)
-		node_pending_finish(n, n->pending_all, rc, NULL);
+		node_pending_finish(n, n->pending_all,
+				    n->pending_all->state == NODE_P_WAITING ? rc : QFS_ETIMEDOUT, NULL);
 }
 
 /* Leader side of a forward: append it, or say why not. */
