@@ -29,9 +29,7 @@ struct fs_pending {
 	enum fs_reply_kind kind;
 	size_t size;                  /* FS_REPLY_WRITE */
 	struct fuse_file_info fi;     /* FS_REPLY_CREATE */
-	struct fs_handle *h;          /* FS_REPLY_CREATE: owned until replied;
-	                                 FS_REPLY_WRITE of a PUT: to restore trunc_pending */
-	bool was_put;
+	struct fs_handle *h;          /* FS_REPLY_CREATE: owned until replied */
 };
 
 static void fs_done(void *ctx, int rc, const struct store_result *res)
@@ -43,8 +41,8 @@ static void fs_done(void *ctx, int rc, const struct store_result *res)
 	if (rc < 0) {
 		if (p->kind == FS_REPLY_CREATE)
 			fs_handle_free(p->h);
-		if (p->was_put && p->h)
-			atomic_store(&p->h->trunc_pending, true); /* it did not happen */
+		/* A failed PUT leaves the old value: the truncation folded into
+		 * it failed with it (a failed change changes nothing). */
 		fuse_reply_err(p->req, qfs_errno(rc));
 		free(p);
 		return;
@@ -303,8 +301,6 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 			c.data = zeros;
 			c.data_len = (uint32_t)(off + (off_t)size);
 		}
-		p->was_put = true;
-		p->h = h;
 	} else {
 		/* A later write patches at its offset: the log holds only the
 		 * bytes written, not the whole value again. */
@@ -328,8 +324,6 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!p)
 		return (void)fuse_reply_err(req, ENOMEM);
 	struct qfs_cmd c = {.op = QFS_OP_PUT, .ino = ino};
-	p->was_put = true;
-	p->h = h;
 	fs_propose(req, &c, FS_REPLY_ERR, true, p);
 }
 

@@ -95,6 +95,8 @@ struct node_pending {
 	enum node_pending_state state;
 	uint64_t index, term;   /* NODE_P_PROPOSED */
 	uint64_t sent_ms;       /* NODE_P_FORWARDED: when */
+	bool left_node;         /* ever appended or forwarded: it may commit, so a
+	                           failure is ETIMEDOUT (unknown), never EROFS */
 	uint64_t deadline_ms;
 	uint64_t retry_ms;       /* NODE_P_WAITING: not before (after a refusal) */
 	node_done_fn done;

@@ -72,6 +72,7 @@ static void node_submit(struct node *n, struct node_pending *p)
 		int rc = raft_propose(n->raft, p->entry, (uint32_t)p->len, &index, &term);
 		if (rc == 0) {
 			p->state = NODE_P_PROPOSED;
+			p->left_node = true;
 			p->index = index;
 			p->term = term;
 		} else if (rc == RAFT_ETOOBIG) {
@@ -88,6 +89,7 @@ static void node_submit(struct node *n, struct node_pending *p)
 	m.u.forward.len = (uint32_t)p->len;
 	if (net_send(n->net, &m) == 0) {
 		p->state = NODE_P_FORWARDED;
+		p->left_node = true;
 		p->sent_ms = n->now_ms;
 	}
 }
@@ -136,8 +138,7 @@ void node_expire_pending(struct node *n)
 		}
 		if (p->deadline_ms > n->now_ms)
 			continue;
-		node_pending_finish(n, p, p->state == NODE_P_WAITING ? QFS_EROFS : QFS_ETIMEDOUT,
-				    NULL);
+		node_pending_finish(n, p, p->left_node ? QFS_ETIMEDOUT : QFS_EROFS, NULL);
 	}
 }
 
@@ -145,8 +146,8 @@ void node_fail_all_pending(struct node *n, int rc)
 {
 	/* What already left this node may still commit: its outcome is unknown. */
 	while (n->pending_all)
-		node_pending_finish(n, n->pending_all,
-				    n->pending_all->state == NODE_P_WAITING ? rc : QFS_ETIMEDOUT, NULL);
+		node_pending_finish(n, n->pending_all, n->pending_all->left_node ? QFS_ETIMEDOUT : rc,
+				    NULL);
 }
 
 /* Leader side of a forward: append it, or say why not. */

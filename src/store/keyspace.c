@@ -372,7 +372,7 @@ static int op_put(struct ks *k)
 	int r;
 	if ((r = load_file(k, c->ino, &x)) <= 0)
 		return r;
-	if (c->data_len > k->s->value_max)
+	if (c->data_len > STORE_APPLY_VALUE_MAX)
 		FAIL(QFS_EFBIG);
 	begin_change(k);
 	return finish_value(k, &x, c->data, c->data_len);
@@ -385,7 +385,7 @@ static int op_write(struct ks *k)
 	int r;
 	if ((r = load_file(k, c->ino, &x)) <= 0)
 		return r;
-	uint64_t vmax = k->s->value_max;
+	uint64_t vmax = STORE_APPLY_VALUE_MAX;
 	if (c->offset > vmax || c->data_len > vmax - c->offset)
 		FAIL(QFS_EFBIG);
 	if (c->data_len == 0) {
@@ -408,7 +408,7 @@ static int op_append(struct ks *k)
 	int r;
 	if ((r = load_file(k, c->ino, &x)) <= 0)
 		return r;
-	uint64_t vmax = k->s->value_max;
+	uint64_t vmax = STORE_APPLY_VALUE_MAX;
 	if (x.a.size > vmax || c->data_len > vmax - x.a.size)
 		FAIL(QFS_EFBIG);
 	if (c->data_len == 0) {
@@ -440,7 +440,7 @@ static int op_setattr(struct ks *k)
 			FAIL(QFS_EISDIR);
 		if (!S_ISREG(x.a.mode))
 			FAIL(QFS_EINVAL);
-		if (c->size > k->s->value_max)
+		if (c->size > STORE_APPLY_VALUE_MAX)
 			FAIL(QFS_EFBIG);
 	}
 	if (c->mask == 0) {

@@ -40,6 +40,11 @@
  * copy-on-write copies of one transaction's pages and pages still held by
  * readers: a delete must always find room. */
 #define STORE_QUOTA_PCT 45u
+
+/* Apply refuses values above the hard limit only: the node's own --value-max
+ * is checked by store_precheck() on the proposing node, so replicas with
+ * different settings still apply every entry alike. */
+#define STORE_APPLY_VALUE_MAX QFS_VALUE_MAX_HARD
 #define STORE_MAXDBS 16u       /* keyspace 4 + sessions; raft log 3 (log, raft, cmeta) */
 #define STORE_READERS_MAX 256u /* LMDB reader slots (pooled read txns keep theirs) */
 #define STORE_RPOOL_MAX 64u    /* idle read txns kept for reuse */
