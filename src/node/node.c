@@ -312,12 +312,17 @@ static void *node_loop(void *arg)
 	while (!stopping) {
 		struct node_event *ev = node_wait(n, &stopping);
 		n->now_ms = node_mono_ms();
+		/* Everything queued goes into one ready batch (one transaction,
+		 * one fsync: group commit), cut at batch_max events so a long
+		 * queue still makes progress in bounded steps. */
 		while (ev) {
-			struct node_event *next = ev->next;
-			node_handle_event(n, ev);
-			ev = next;
-			/* Persist and apply as we go: a long queue is cut into
-			 * ready batches, each one transaction. */
+			for (uint32_t k = 0; ev && k < n->opt.batch_max; k++) {
+				struct node_event *next = ev->next;
+				node_handle_event(n, ev);
+				ev = next;
+			}
+			node_retry_waiting(n);
+			node_reads_ask(n);
 			node_process_ready(n);
 		}
 		if (n->now_ms >= n->next_tick_ms) {
