@@ -73,6 +73,22 @@ int node_claim_name(struct store *s, const char *requested, bool explicit_name, 
 	return rc;
 }
 
+/* The URL peers should dial: --advertise; else our own --peer entry; else
+ * --listen, unless it listens on every address (0.0.0.0, [::]), which
+ * nobody can dial: then NULL (we announce nothing). */
+static const char *node_advertise_url(const struct node_options *opt)
+{
+	if (opt->advertise && *opt->advertise)
+		return opt->advertise;
+	for (unsigned i = 0; i < opt->n_peers; i++)
+		if (opt->name && strcmp(opt->peers[i].name, opt->name) == 0)
+			return opt->peers[i].url;
+	if (!opt->listen || strstr(opt->listen, "://0.0.0.0") || strstr(opt->listen, "://[::]") ||
+	    strstr(opt->listen, "://*"))
+		return NULL;
+	return opt->listen;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s && *s ? strdup(s) : NULL;
@@ -88,7 +104,7 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 	n->name = strdup(opt->name ? opt->name : "quorumfs");
 	n->data_dir = strdup(opt->data_dir ? opt->data_dir : ".");
 	n->listen = dup_or_null(opt->listen);
-	n->advertise = dup_or_null(opt->advertise ? opt->advertise : opt->listen);
+	n->advertise = dup_or_null(node_advertise_url(opt));
 	n->join = dup_or_null(opt->join);
 	n->decoded = malloc(sizeof *n->decoded);
 	n->snap_chunk = malloc(RAFT_SNAP_CHUNK);
@@ -125,6 +141,12 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&n->status_mu, NULL);
 
+	if (n->join && !n->advertise) {
+		log_error("--join with --listen %s needs --advertise URL: the address the cluster "
+			  "should dial to reach this node", n->listen);
+		node_free(n);
+		return QFS_EINVAL;
+	}
 	int rc = node_raft_open(n);
 	if (rc < 0) {
 		node_free(n);

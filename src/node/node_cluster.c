@@ -276,7 +276,7 @@ void node_cluster_tick(struct node *n)
 		node_send_join(n);
 		n->next_join_ms = n->now_ms + NODE_JOIN_RETRY_MS;
 	}
-	if (n->now_ms < n->next_announce_ms || !n->cluster_id)
+	if (n->now_ms < n->next_announce_ms || !n->cluster_id || !n->advertise)
 		return;
 	n->next_announce_ms = n->now_ms + NODE_ANNOUNCE_MS;
 	for (unsigned i = 0; i < n->n_book; i++) {
