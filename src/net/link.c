@@ -263,10 +263,76 @@ static int link_open(struct net *n, struct link *l, uint64_t id, const char *url
 	return 0;
 }
 
+/* nng 1.5.2 (Debian 12) can block forever in nng_close of a socket whose
+ * pipes are busy (nanomsg/nng#1543, fixed upstream after 1.5.2).  The close
+ * runs on a thread of its own; after NET_CLOSE_WAIT_MS we stop waiting and
+ * leave that thread behind rather than hang the caller. */
+#define NET_CLOSE_WAIT_MS 2000
+
+struct closer {
+	nng_socket s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *c = arg;
+	nng_close(c->s);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	bool abandoned = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned) /* nobody waits any more: ours to free */
+		free(c);
+	return NULL;
+}
+
+static void close_bounded(nng_socket s)
+{
+	struct closer *c = calloc(1, sizeof *c);
+	pthread_t t;
+	if (!c) {
+		nng_close(s);
+		return;
+	}
+	c->s = s;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&t, NULL, closer_main, c) != 0) {
+		nng_close(s);
+		free(c);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += NET_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+		;
+	bool done = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mu);
+	if (done) {
+		pthread_join(t, NULL);
+		free(c);
+	} else {
+		pthread_detach(t);
+		log_warn("net: closing a socket did not finish in %d ms (nng 1.5.2 issue #1543); "
+			 "leaving it behind", NET_CLOSE_WAIT_MS);
+	}
+}
+
 static void link_close(struct link *l)
 {
 	if (l->used)
-		nng_close(l->sock);
+		close_bounded(l->sock);
 	memset(l, 0, sizeof *l);
 }
 
@@ -512,9 +578,11 @@ void net_free(struct net *n)
 		 * callback's re-arm fails once the aio is stopped. */
 		if (n->recv_aio)
 			nng_aio_stop(n->recv_aio);
-		nng_close(n->pull);
+		/* The listener first: the address is free once we return. */
+		nng_listener_close(n->listener);
 		if (n->recv_aio)
 			nng_aio_free(n->recv_aio);
+		close_bounded(n->pull);
 	}
 	pthread_mutex_lock(&n->mu);
 	for (size_t i = 0; i < NET_MAX_PEERS; i++)

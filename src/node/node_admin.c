@@ -307,11 +307,27 @@ int node_admin_start(struct node *n)
 	return 0;
 }
 
+static void *admin_close_thread(void *arg)
+{
+	nng_socket s = {.id = (uint32_t)(uintptr_t)arg};
+	nng_close(s);
+	return NULL;
+}
+
 void node_admin_stop(struct node *n)
 {
 	if (!n->admin)
 		return;
-	nng_close(n->admin->sock);
+	/* nng 1.5.2 may block in nng_close after the socket is marked closed
+	 * (nanomsg/nng#1543): close on a thread of its own; the admin thread's
+	 * receive fails as soon as the close begins. */
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, admin_close_thread, (void *)(uintptr_t)n->admin->sock.id) != 0)
+		nng_close(n->admin->sock);
+	pthread_attr_destroy(&a);
 	pthread_join(n->admin->thread, NULL);
 	free(n->admin);
 	n->admin = NULL;
