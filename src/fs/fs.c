@@ -170,14 +170,15 @@ static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (!h)
 		return (void)fuse_reply_err(req, ENOMEM);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Readers bypass the page cache: the kernel zeroes its idea of the size
-	 * at any local O_TRUNC open, before the value changes here, and cached
-	 * pages would show readers that empty or half-written state.  Writers
-	 * go through it, because the kernel then sends one write() as one
-	 * request, where direct I/O would split it at the first page boundary
-	 * of an unaligned buffer: two commits for one write().  Their cache is
-	 * dropped at open and invalidated on changes the kernel did not make. */
-	fi->direct_io = acc == O_RDONLY;
+	/* No page cache for contents.  The kernel zeroes its idea of the size at
+	 * any local O_TRUNC open, before the value changes here, so cached pages
+	 * would show readers an empty or half-written state; and a writer's
+	 * cached pages can be sent with stale bytes (a value mixing the old and
+	 * the new one was seen once, t08).  Direct I/O takes the writer's bytes
+	 * from its own buffer.  The kernel may still cut one write() into
+	 * several requests (at a page boundary of a buffer that is not resident:
+	 * the page cache path does the same): see docs/usage.md. */
+	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		fs_handle_free(h); /* interrupted: no release will come */

@@ -60,7 +60,7 @@ static void fs_done(void *ctx, int rc, const struct store_result *res)
 		/* O_CREAT without O_EXCL may have found an existing value. */
 		atomic_store(&p->h->trunc_pending, (p->fi.flags & O_TRUNC) && res->attr.size > 0);
 		p->fi.fh = (uint64_t)(uintptr_t)p->h;
-		p->fi.direct_io = (p->fi.flags & O_ACCMODE) == O_RDONLY; /* see fs_op_open */
+		p->fi.direct_io = 1; /* see fs_open_now */
 		p->fi.keep_cache = 0;
 		if (fuse_reply_create(p->req, &e, &p->fi) == -ENOENT)
 			fs_handle_free(p->h); /* interrupted: no release will come */
