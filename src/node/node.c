@@ -355,7 +355,9 @@ static void *node_loop(void *arg)
 			node_cluster_tick(n);
 			node_expire_pending(n);
 			node_reads_tick(n);
-			node_status_refresh(n); /* term, leader, quorum move without readies too */
+			/* Once a tick, not per event batch. */
+			node_maybe_snapshot(n);
+			node_status_refresh(n);
 		}
 		node_process_ready(n);
 		node_retry_waiting(n);

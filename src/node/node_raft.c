@@ -381,10 +381,8 @@ void node_process_ready(struct node *n)
 		return;
 	while (raft_has_ready(n->raft))
 		node_process_one(n);
-	/* Right after applying (cheap beside the fsync'd transaction just
-	 * done): compaction keeps the log's share of the quota exact, and
-	 * quorumctl status shows an applied change at once. */
-	node_maybe_snapshot(n);
+	/* quorumctl status shows a change as soon as it is applied here; the
+	 * copy costs little beside the fsync'd transaction just done. */
 	node_status_refresh(n);
 }
 
