@@ -355,7 +355,7 @@ static void *node_loop(void *arg)
 			node_cluster_tick(n);
 			node_expire_pending(n);
 			node_reads_tick(n);
-			/* Once a tick, not per event batch. */
+			/* Once a tick, not per batch: both read Raft and store state. */
 			node_maybe_snapshot(n);
 			node_status_refresh(n);
 		}

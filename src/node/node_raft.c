@@ -377,13 +377,8 @@ static void node_process_one(struct node *n)
 
 void node_process_ready(struct node *n)
 {
-	if (!raft_has_ready(n->raft))
-		return;
 	while (raft_has_ready(n->raft))
 		node_process_one(n);
-	/* quorumctl status shows a change as soon as it is applied here; the
-	 * copy costs little beside the fsync'd transaction just done. */
-	node_status_refresh(n);
 }
 
 /* Compacts the log to the snapshot written earlier (next_snap_*). */
