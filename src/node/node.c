@@ -355,14 +355,13 @@ static void *node_loop(void *arg)
 			node_cluster_tick(n);
 			node_expire_pending(n);
 			node_reads_tick(n);
-			/* Once a tick, not per batch: both read Raft and store state. */
-			node_maybe_snapshot(n);
-			node_status_refresh(n);
 		}
 		node_process_ready(n);
 		node_retry_waiting(n);
 		node_reads_ask(n);
 		node_process_ready(n);
+		node_maybe_snapshot(n);
+		node_status_refresh(n);
 	}
 	node_fail_all_pending(n, QFS_ESHUTDOWN);
 	node_reads_fail_all(n, QFS_ESHUTDOWN);

@@ -365,11 +365,9 @@ static void node_process_one(struct node *n)
 	for (size_t i = 0; i < rd.n_read_states; i++)
 		node_reads_state(n, &rd.read_states[i]);
 	raft_advance(n->raft, &rd);
-	if (n->read_batches) { /* -o linearizable readers waiting for apply */
-		struct raft_status rst;
-		raft_status(n->raft, &rst);
-		node_reads_applied(n, rst.applied);
-	}
+	struct raft_status rst;
+	raft_status(n->raft, &rst);
+	node_reads_applied(n, rst.applied);
 	for (unsigned i = 0; i < n->n_unreachable; i++)
 		raft_report_unreachable(n->raft, n->unreachable[i]);
 	n->n_unreachable = 0;
