@@ -162,6 +162,7 @@ int main(int argc, char **argv)
 		.write_timeout_ms = (uint32_t)(o.write_timeout * 1000.0),
 		.tick_ms = (uint32_t)(o.heartbeat * 1000.0 + 0.5),
 		.snapshot_entries = o.snapshot_entries,
+		.dead_after_ms = (uint32_t)(o.dead_after * 1000.0 + 0.5),
 	};
 	no.heartbeat_ticks = 1;
 	no.election_ticks = (uint32_t)(o.election_timeout / o.heartbeat + 0.5);

@@ -39,6 +39,10 @@ static const struct opt_def opt_defs[] = {
 	 "DURATION", "followers elect a new leader after [t, 2t) of silence (default 300ms)"},
 	{"snapshot-entries", 0, OPT_SIZE, offsetof(struct qfs_options, snapshot_entries), 8, 16,
 	 1ull << 32, "N", "log entries between snapshots (default 4096)"},
+	{"dead-after", 0, OPT_SECONDS, offsetof(struct qfs_options, dead_after), 0, 0, 3600,
+	 "DURATION", "a node silent this long leaves members/ (default 3s)"},
+	{"http", 0, OPT_STR, STR(http), 0, 0, "URL",
+	 "serve /metrics and /health over HTTP, e.g. http://127.0.0.1:9101"},
 	{"config", 0, OPT_STR, 0, 0, 0, 0, "FILE", "read options from FILE, one `key = value` a line"},
 	{"foreground", 'f', OPT_FLAG, offsetof(struct qfs_options, foreground), 0, 0, 0, NULL,
 	 "stay in the foreground"},
@@ -289,6 +293,7 @@ static void options_defaults(struct qfs_options *o)
 	o->cache_timeout = 1.0;
 	o->write_timeout = 5.0;
 	o->heartbeat = 0.05;
+	o->dead_after = 3.0;
 	o->election_timeout = 0.3;
 	o->snapshot_entries = 4096;
 }
@@ -373,6 +378,8 @@ int options_parse(struct qfs_options *o, int argc, char **argv, char *err, size_
 		return set_err(err, errlen, "--peer and --join need --listen URL");
 	if (o->n_peers && o->join[0])
 		return set_err(err, errlen, "--peer bootstraps a new cluster, --join joins one: not both");
+	if (o->dead_after < 2 * o->heartbeat)
+		return set_err(err, errlen, "--dead-after must be at least twice --heartbeat");
 	if (o->heartbeat < 0.001 || o->election_timeout < 2 * o->heartbeat)
 		return set_err(err, errlen, "--election-timeout must be at least twice --heartbeat (>= 1ms)");
 	return 0;

@@ -20,6 +20,8 @@ struct qfs_options {
 	double write_timeout;    /* seconds */
 	double heartbeat;        /* seconds: the Raft tick */
 	double election_timeout; /* seconds: randomized in [t, 2t) */
+	double dead_after;       /* seconds: a silent node leaves members/ */
+	char http[512];          /* --http URL: /metrics and /health */
 	uint64_t snapshot_entries;
 	char data[4096];
 	char mountpoint[4096];

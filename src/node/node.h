@@ -42,6 +42,7 @@ struct node_options {
 	uint32_t write_timeout_ms;   /* (0: 5000) */
 	uint64_t snapshot_entries;   /* applied entries between snapshots (0: 4096) */
 	uint32_t batch_max;          /* proposals per loop turn (0: QFS_BATCH_MAX) */
+	uint32_t dead_after_ms;      /* members/: a node silent this long is gone (0: 3000) */
 };
 
 /* Completion of one proposal, on the loop thread, exactly once.  rc is 0 when
