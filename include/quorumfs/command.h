@@ -27,8 +27,20 @@ enum qfs_op {
 	QFS_OP_RMDIR = 7,    /* ino=parent, name: remove an empty directory */
 	QFS_OP_RENAME = 8,   /* ino=parent, name -> ino2=new parent, name2;
 	                        flags & QFS_CMD_NOREPLACE / QFS_CMD_EXCHANGE */
-	QFS_OP_MAX_ = 9
+	/* Special entries (INTERFACE §4): each decided inside apply, one entry. */
+	QFS_OP_CAS_PUT = 9,  /* ino=parent, name, data, expect_rev, offset: only if name's
+	                        mod_revision is expect_rev (0: absent, then created with
+	                        mode/uid/gid); offset 0 replaces the value, offset > 0
+	                        patches at offset (a later write() of the same open) */
+	QFS_OP_CAS_DELETE = 10, /* ino=parent, name, expect_rev: unlink only if it matches */
+	QFS_OP_ENQUEUE = 11, /* ino=dir, data, mode/uid/gid: new key named by the commit's
+	                        revision, 20 digits zero-padded */
+	QFS_OP_DEQUEUE = 12, /* ino=dir: delete the item with the smallest 20-digit name
+	                        and hand its value to the proposer (QFS_EAGAIN: empty) */
+	QFS_OP_MAX_ = 13
 };
+
+#define QFS_QUEUE_NAME_LEN 20u /* digits of a queue item's name */
 
 /* flags */
 #define QFS_CMD_EXCL 0x1u
@@ -53,6 +65,7 @@ struct qfs_cmd {
 	uint64_t ino2;    /* RENAME: new parent */
 	uint64_t offset;  /* WRITE */
 	uint64_t size;    /* SETATTR size */
+	uint64_t expect_rev; /* CAS_*: expected mod_revision (travels in the size field) */
 	uint64_t mtime_ns;/* SETATTR explicit mtime */
 	uint64_t time_ns; /* when the change was proposed: becomes mtime/ctime */
 	const char *name; /* borrowed; not NUL-terminated */

@@ -35,7 +35,8 @@
 	X(QFS_ENODATA, ENODATA, "no such attribute")                       \
 	X(QFS_ERANGE, ERANGE, "buffer too small")                          \
 	X(QFS_ELOOP, ELOOP, "too many levels of symbolic links")           \
-	X(QFS_EINTR, EINTR, "interrupted")
+	X(QFS_EINTR, EINTR, "interrupted")                                 \
+	X(QFS_EADDRINUSE, EADDRINUSE, "address already in use")
 
 enum qfs_error {
 	QFS_OK = 0,

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ int node_raft_open(struct node *n)
 	if (!fresh) {
 		rc = raft_restore(n->raft, &st.hs, st.snap.index ? &st.snap : NULL, st.entries,
 				  st.n_entries, st.applied);
+		n->seen_term = st.hs.term;
 		n->snap_index = st.snap.index;
 		n->applied_term = st.snap.term;
 		for (size_t i = 0; i < st.n_entries; i++)
@@ -308,6 +310,8 @@ static void node_process_one(struct node *n)
 		n->role = rd.soft_state.role;
 		if (changed)
 			node_pending_leader_changed(n);
+		if (changed && n->leader)
+			atomic_fetch_add_explicit(&n->counters.leader_changes, 1, memory_order_relaxed);
 	}
 	node_send(n, rd.msgs, rd.n_msgs);
 
@@ -337,6 +341,15 @@ static void node_process_one(struct node *n)
 			store_wabort(t);
 		if (rc < 0)
 			node_fatal("persisting a raft batch", rc);
+		if (rd.hard_state_changed && rd.hard_state.term > n->seen_term) {
+			n->seen_term = rd.hard_state.term;
+			atomic_fetch_add_explicit(&n->counters.term_changes, 1, memory_order_relaxed);
+		}
+		atomic_fetch_add_explicit(&n->counters.entries_applied, rd.n_committed,
+					  memory_order_relaxed);
+		if (rd.has_snapshot)
+			atomic_fetch_add_explicit(&n->counters.snapshots_installed, 1,
+						  memory_order_relaxed);
 	}
 	if (rd.has_snapshot) {
 		n->snap_index = rd.snapshot.index;
@@ -360,6 +373,7 @@ static void node_process_one(struct node *n)
 			node_pending_finish(n, p, 0, &a->res);
 		if (n->on_applied)
 			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows);
+		store_result_release(&a->res);
 	}
 	free(applied);
 	for (size_t i = 0; i < rd.n_read_states; i++)
@@ -444,6 +458,7 @@ void node_maybe_snapshot(struct node *n)
 	}
 	n->next_snap_index = st.applied;
 	n->next_snap_term = n->applied_term;
+	atomic_fetch_add_explicit(&n->counters.snapshots_written, 1, memory_order_relaxed);
 	log_info("snapshot at index %llu: %llu keys, %llu bytes", (unsigned long long)st.applied,
 		 (unsigned long long)out.keys, (unsigned long long)out.bytes);
 	if (alone || ss.log_bytes > log_limit)

@@ -14,6 +14,9 @@
  */
 #include "store/store_int.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -29,6 +32,14 @@ struct ks {
 	int rc;       /* the command's outcome */
 	int tx;       /* a transaction error */
 	bool mutated; /* something was written */
+	/* Watch events by (parent, name); paths are built once apply succeeded. */
+	struct ks_event {
+		uint8_t kind;
+		uint64_t parent;
+		uint16_t len;
+		char name[QFS_NAME_MAX + 1];
+	} ev[STORE_EVENTS_MAX];
+	unsigned n_ev;
 };
 
 #define FAIL(code)                                                                                 \
@@ -260,7 +271,104 @@ static void res_entry(struct ks *k, uint64_t parent, const char *name, size_t le
 	r->n_changed_entry++;
 }
 
+/* A key put or deleted, for `.watch`: (parent, name), or the root itself
+ * when parent is 0. */
+static void res_event(struct ks *k, uint8_t kind, uint64_t parent, const char *name, size_t len)
+{
+	STORE_ASSERT(k->n_ev < STORE_EVENTS_MAX && len <= QFS_NAME_MAX);
+	struct ks_event *e = &k->ev[k->n_ev++];
+	e->kind = kind;
+	e->parent = parent;
+	e->len = (uint16_t)len;
+	memcpy(e->name, name, len);
+	e->name[len] = '\0';
+}
+
+/* The event of a key changed in place. */
+static void res_event_key(struct ks *k, const struct store_inode *x)
+{
+	if (x->a.ino == QFS_ROOT_INO)
+		res_event(k, STORE_EV_PUT, 0, "", 0);
+	else
+		res_event(k, STORE_EV_PUT, x->a.parent, x->name, x->name_len);
+}
+
+/* Builds the event paths in the transaction, after the change. */
+static void res_event_paths(struct ks *k)
+{
+	char dir[QFS_PATH_MAX];
+	for (unsigned i = 0; i < k->n_ev; i++) {
+		struct ks_event *e = &k->ev[i];
+		struct store_event *out = &k->res->events[k->res->n_events];
+		if (e->parent == 0)
+			dir[0] = '\0';
+		else if (store_txn_path(k->s, k->txn, e->parent, dir, sizeof dir) < 0)
+			continue; /* cannot happen for a parent the change just used */
+		size_t dl = strlen(dir), need = dl + 1 + e->len + 1;
+		out->kind = e->kind;
+		out->path = malloc(need);
+		if (out->path)
+			snprintf(out->path, need, "%s%s%s", dir, dl && e->len ? "/" : "", e->name);
+		k->res->n_events++;
+	}
+}
+
+void store_result_release(struct store_result *res)
+{
+	for (unsigned i = 0; i < res->n_events; i++) {
+		free(res->events[i].path);
+		res->events[i].path = NULL;
+	}
+	res->n_events = 0;
+	free(res->value);
+	res->value = NULL;
+	res->value_len = 0;
+}
+
 /* --- handlers --- */
+
+/* Creates key `name` under directory p (checked by the caller: absent, a
+ * valid and unreserved name, a path that fits): the first write of a change.
+ * data is a symlink's target or a regular file's value. */
+static int make_key(struct ks *k, struct store_inode *p, uint32_t mode, const char *name,
+		    size_t len, const void *data, size_t dlen)
+{
+	const struct qfs_cmd *c = k->c;
+	uint32_t fmt = mode & S_IFMT;
+	if (!k->mutated)
+		begin_change(k);
+	struct store_inode n = {
+	    .a = {.ino = k->m->next_ino++,
+	          .parent = p->a.ino,
+	          .mode = mode,
+	          .uid = c->uid,
+	          .gid = c->gid,
+	          .nlink = fmt == S_IFDIR ? 2 : 1,
+	          .size = dlen,
+	          .mtime_ns = c->time_ns,
+	          .ctime_ns = c->time_ns,
+	          .create_revision = k->rev,
+	          .mod_revision = k->rev,
+	          .version = 1},
+	};
+	set_name(&n, name, len);
+	TRY(put_inode(k, &n, true));
+	TRY(put_name(k, p->a.ino, name, len, n.a.ino));
+	if (dlen)
+		TRY(put_data(k, n.a.ino, data, dlen));
+	p->children++;
+	if (fmt == S_IFDIR)
+		p->a.nlink++;
+	touch(k, p, true);
+	TRY(put_inode(k, p, false));
+	k->m->keys++;
+	k->m->bytes += store_key_bytes(len, dlen);
+	k->res->attr = n.a;
+	res_ino(k, p->a.ino);
+	res_entry(k, p->a.ino, name, len);
+	res_event(k, STORE_EV_PUT, p->a.ino, name, len);
+	return 0;
+}
 
 static int op_create(struct ks *k)
 {
@@ -300,37 +408,8 @@ static int op_create(struct ks *k)
 	if (too_long)
 		FAIL(QFS_ENAMETOOLONG);
 
-	begin_change(k);
-	struct store_inode n = {
-	    .a = {.ino = k->m->next_ino++,
-	          .parent = c->ino,
-	          .mode = fmt | (c->mode & 07777),
-	          .uid = c->uid,
-	          .gid = c->gid,
-	          .nlink = fmt == S_IFDIR ? 2 : 1,
-	          .size = fmt == S_IFLNK ? c->data_len : 0,
-	          .mtime_ns = c->time_ns,
-	          .ctime_ns = c->time_ns,
-	          .create_revision = k->rev,
-	          .mod_revision = k->rev,
-	          .version = 1},
-	};
-	set_name(&n, c->name, c->name_len);
-	TRY(put_inode(k, &n, true));
-	TRY(put_name(k, c->ino, c->name, c->name_len, n.a.ino));
-	if (fmt == S_IFLNK)
-		TRY(put_data(k, n.a.ino, c->data, c->data_len));
-	p.children++;
-	if (fmt == S_IFDIR)
-		p.a.nlink++;
-	touch(k, &p, true);
-	TRY(put_inode(k, &p, false));
-	k->m->keys++;
-	k->m->bytes += store_key_bytes(c->name_len, n.a.size);
-	k->res->attr = n.a;
-	res_ino(k, c->ino);
-	res_entry(k, c->ino, c->name, c->name_len);
-	return 0;
+	return make_key(k, &p, fmt | (c->mode & 07777), c->name, c->name_len, c->data,
+			fmt == S_IFLNK ? c->data_len : 0);
 }
 
 /* Loads the target of a value change: a regular file. */
@@ -362,6 +441,7 @@ static int finish_value(struct ks *k, struct store_inode *x, const void *data, s
 	TRY(put_inode(k, x, false));
 	k->res->attr = x->a;
 	res_ino(k, x->a.ino);
+	res_event_key(k, x);
 	return 0;
 }
 
@@ -471,6 +551,7 @@ static int op_setattr(struct ks *k)
 	TRY(put_inode(k, &x, false));
 	k->res->attr = x.a;
 	res_ino(k, x.a.ino);
+	res_event_key(k, &x);
 	return 0;
 }
 
@@ -485,6 +566,21 @@ static int remove_key(struct ks *k, struct store_inode *p, const struct store_in
 		p->a.nlink--;
 	k->m->keys--;
 	k->m->bytes -= store_key_bytes(x->name_len, x->a.size);
+	return 0;
+}
+
+/* Deletes entry x->name of directory p (checked by the caller). */
+static int unlink_key(struct ks *k, struct store_inode *p, const struct store_inode *x)
+{
+	begin_change(k);
+	TRY(del_name(k, p->a.ino, x->name, x->name_len));
+	TRY(remove_key(k, p, x));
+	touch(k, p, true);
+	TRY(put_inode(k, p, false));
+	res_ino(k, p->a.ino);
+	res_ino(k, x->a.ino);
+	res_entry(k, p->a.ino, x->name, x->name_len);
+	res_event(k, STORE_EV_DELETE, p->a.ino, x->name, x->name_len);
 	return 0;
 }
 
@@ -509,15 +605,7 @@ static int op_remove(struct ks *k, bool dir)
 	if (dir && x.children)
 		FAIL(QFS_ENOTEMPTY);
 
-	begin_change(k);
-	TRY(del_name(k, c->ino, c->name, c->name_len));
-	TRY(remove_key(k, &p, &x));
-	touch(k, &p, true);
-	TRY(put_inode(k, &p, false));
-	res_ino(k, p.a.ino);
-	res_ino(k, x.a.ino);
-	res_entry(k, c->ino, c->name, c->name_len);
-	return 0;
+	return unlink_key(k, &p, &x);
 }
 
 /* Moving directory a under new parent `to`: not into itself or below. */
@@ -643,7 +731,189 @@ static int op_rename(struct ks *k)
 		res_ino(k, b.a.ino);
 	res_entry(k, c->ino, c->name, c->name_len);
 	res_entry(k, c->ino2, c->name2, c->name2_len);
+	res_event(k, exchange ? STORE_EV_PUT : STORE_EV_DELETE, c->ino, c->name, c->name_len);
+	res_event(k, STORE_EV_PUT, c->ino2, c->name2, c->name2_len);
 	return 0;
+}
+
+/* Checks shared by the ops that name a key in a directory: a valid name,
+ * the directory in *p, and the key's inode in *x (1) or absent (0). */
+static int named_key(struct ks *k, struct store_inode *p, struct store_inode *x)
+{
+	const struct qfs_cmd *c = k->c;
+	int r = qfs_name_check(c->name, c->name_len);
+	if (r < 0) {
+		k->rc = r;
+		return 0;
+	}
+	if ((r = load_dir(k, c->ino, p)) <= 0)
+		return r;
+	uint64_t ino;
+	TRY(r = child(k, c->ino, c->name, c->name_len, &ino));
+	if (r == 0)
+		return 2;
+	TRY(load_named(k, ino, x));
+	return 1;
+}
+
+static int op_cas_put(struct ks *k)
+{
+	const struct qfs_cmd *c = k->c;
+	struct store_inode p, x;
+	int r;
+	TRY(r = named_key(k, &p, &x));
+	if (r == 0)
+		return 0;
+	uint64_t vmax = STORE_APPLY_VALUE_MAX;
+	if (c->offset > vmax || c->data_len > vmax - c->offset)
+		FAIL(QFS_EFBIG);
+	if (r == 2) { /* absent */
+		if (c->expect_rev != 0)
+			FAIL(QFS_ECANCELED);
+		if (c->offset != 0)
+			FAIL(QFS_EINVAL); /* a create writes the value from its start */
+		if (qfs_name_reserved(c->ino, c->name, c->name_len))
+			FAIL(QFS_EPERM);
+		bool too_long;
+		TRY(path_too_long(k, c->ino, c->name_len, &too_long));
+		if (too_long)
+			FAIL(QFS_ENAMETOOLONG);
+		return make_key(k, &p, S_IFREG | (c->mode & 07777), c->name, c->name_len, c->data,
+				c->data_len);
+	}
+	if (S_ISDIR(x.a.mode))
+		FAIL(QFS_EISDIR);
+	if (!S_ISREG(x.a.mode))
+		FAIL(QFS_EINVAL);
+	if (c->expect_rev == 0)
+		FAIL(QFS_EEXIST);
+	if (x.a.mod_revision != c->expect_rev)
+		FAIL(QFS_ECANCELED);
+	if (c->offset == 0) {
+		begin_change(k);
+		return finish_value(k, &x, c->data, c->data_len);
+	}
+	uint64_t end = c->offset + c->data_len;
+	size_t size = (size_t)(end > x.a.size ? end : x.a.size);
+	uint8_t *buf;
+	TRY(value_scratch(k, x.a.ino, x.a.size, size, &buf));
+	if (c->data_len)
+		memcpy(buf + c->offset, c->data, c->data_len);
+	begin_change(k);
+	return finish_value(k, &x, buf, size);
+}
+
+static int op_cas_delete(struct ks *k)
+{
+	const struct qfs_cmd *c = k->c;
+	struct store_inode p, x;
+	int r;
+	TRY(r = named_key(k, &p, &x));
+	if (r == 0)
+		return 0;
+	if (r == 2)
+		FAIL(QFS_ENOENT);
+	if (S_ISDIR(x.a.mode))
+		FAIL(QFS_EISDIR);
+	if (x.a.mod_revision != c->expect_rev)
+		FAIL(QFS_ECANCELED);
+	return unlink_key(k, &p, &x);
+}
+
+static int op_enqueue(struct ks *k)
+{
+	const struct qfs_cmd *c = k->c;
+	struct store_inode p;
+	int r;
+	if ((r = load_dir(k, c->ino, &p)) <= 0)
+		return r;
+	if (c->data_len > STORE_APPLY_VALUE_MAX)
+		FAIL(QFS_EFBIG);
+	/* Named after the revision this commit takes: increasing in commit
+	 * order on every replica. */
+	char name[QFS_QUEUE_NAME_LEN + 1];
+	snprintf(name, sizeof name, "%020" PRIu64, k->m->revision + 1);
+	uint64_t ino;
+	TRY(r = child(k, c->ino, name, QFS_QUEUE_NAME_LEN, &ino));
+	if (r)
+		FAIL(QFS_EEXIST); /* somebody made a key with a future item's name */
+	bool too_long;
+	TRY(path_too_long(k, c->ino, QFS_QUEUE_NAME_LEN, &too_long));
+	if (too_long)
+		FAIL(QFS_ENAMETOOLONG);
+	begin_change(k);
+	STORE_ASSERT(k->rev == k->m->revision);
+	return make_key(k, &p, S_IFREG | (c->mode & 07777), name, QFS_QUEUE_NAME_LEN, c->data,
+			c->data_len);
+}
+
+static bool is_item_name(const uint8_t *name, size_t len)
+{
+	if (len != QFS_QUEUE_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
+}
+
+static int op_dequeue(struct ks *k)
+{
+	const struct qfs_cmd *c = k->c;
+	struct store_inode p, x;
+	int r;
+	if ((r = load_dir(k, c->ino, &p)) <= 0)
+		return r;
+	/* Items sort by name among themselves; other names may sit between
+	 * them, so walk from the smallest possible item name. */
+	MDB_cursor *cur;
+	TRY(mdb_check(k, mdb_cursor_open(k->txn, k->s->dbi_names, &cur)));
+	uint8_t kb[STORE_NAME_KEY_MAX];
+	static const char first[QFS_QUEUE_NAME_LEN + 1] = "00000000000000000000";
+	MDB_val key = {store_name_key(kb, c->ino, first, QFS_QUEUE_NAME_LEN), kb}, val;
+	uint64_t found = 0;
+	int m = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	for (; m == 0; m = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		const uint8_t *kp = key.mv_data;
+		if (key.mv_size < 9 || memcmp(kp, kb, 8) != 0 || kp[8] > '9')
+			break; /* past the directory, or past every name starting with a digit */
+		if (!is_item_name(kp + 8, key.mv_size - 8) || val.mv_size != 8)
+			continue;
+		uint64_t ino = 0;
+		for (int i = 7; i >= 0; i--)
+			ino = (ino << 8) | ((const uint8_t *)val.mv_data)[i];
+		int lr = load_named(k, ino, &x);
+		if (lr < 0) {
+			mdb_cursor_close(cur);
+			return -1;
+		}
+		if (S_ISREG(x.a.mode)) {
+			found = ino;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (m != 0 && m != MDB_NOTFOUND)
+		return mdb_check(k, m);
+	if (!found)
+		FAIL(QFS_EAGAIN);
+	/* Copy the value out before the delete frees its pages. */
+	uint8_t *copy = NULL;
+	if (x.a.size) {
+		uint8_t kv[8];
+		store_be64(kv, found);
+		MDB_val dk = {8, kv}, dv;
+		TRY(mdb_check(k, mdb_get(k->txn, k->s->dbi_data, &dk, &dv)));
+		if (dv.mv_size != x.a.size)
+			return tx_fail(k, QFS_ECORRUPT);
+		if (!(copy = malloc(dv.mv_size)))
+			return tx_fail(k, QFS_ENOMEM);
+		memcpy(copy, dv.mv_data, dv.mv_size);
+	}
+	k->res->value = copy;
+	k->res->value_len = (size_t)x.a.size;
+	k->res->attr = x.a;
+	return unlink_key(k, &p, &x);
 }
 
 static int dispatch(struct ks *k)
@@ -669,6 +939,14 @@ static int dispatch(struct ks *k)
 		return op_remove(k, true);
 	case QFS_OP_RENAME:
 		return op_rename(k);
+	case QFS_OP_CAS_PUT:
+		return op_cas_put(k);
+	case QFS_OP_CAS_DELETE:
+		return op_cas_delete(k);
+	case QFS_OP_ENQUEUE:
+		return op_enqueue(k);
+	case QFS_OP_DEQUEUE:
+		return op_dequeue(k);
 	default:
 		k->rc = QFS_EINVAL;
 		return 0;
@@ -711,6 +989,7 @@ int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 		t->meta = saved;
 		if (s->nested_apply)
 			mdb_txn_abort(k.txn);
+		store_result_release(res);
 		memset(res, 0, sizeof *res);
 		res->rc = k.rc;
 	} else if (r == 0 && s->nested_apply) {
@@ -724,11 +1003,16 @@ int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 		STORE_ASSERT(k.tx < 0);
 		t->meta = saved;
 		t->error = k.tx; /* sticky: the caller must abort */
+		store_result_release(res);
 		memset(res, 0, sizeof *res);
 		res->rc = k.tx;
 		return k.tx;
 	}
 	t->meta.applied = index;
 	res->revision = t->meta.revision;
+	if (k.rc == 0 && k.mutated) {
+		k.txn = t->txn; /* a nested txn is committed into it by now */
+		res_event_paths(&k);
+	}
 	return 0;
 }

@@ -129,6 +129,11 @@ int store_readdir(struct store_rtxn *t, uint64_t ino, const char *after, size_t 
 
 int store_path(struct store_rtxn *t, uint64_t ino, char *buf, size_t cap)
 {
+	return store_txn_path(t->s, t->txn, ino, buf, cap);
+}
+
+int store_txn_path(struct store *s, MDB_txn *txn, uint64_t ino, char *buf, size_t cap)
+{
 	if (cap == 0)
 		return QFS_ENAMETOOLONG;
 	/* Built backwards from the end of buf, then moved to the front. */
@@ -138,7 +143,8 @@ int store_path(struct store_rtxn *t, uint64_t ino, char *buf, size_t cap)
 	for (unsigned depth = 0; ino != QFS_ROOT_INO; depth++) {
 		if (depth > STORE_DEPTH_MAX)
 			return QFS_ECORRUPT;
-		int rc = get(t, ino, &n);
+		int rc = store_get_inode(s, txn, ino, &n);
+		rc = rc < 0 ? rc : rc == 0 ? QFS_ENOENT : 0;
 		if (rc < 0)
 			return depth && rc == QFS_ENOENT ? QFS_ECORRUPT : rc;
 		size_t need = n.name_len + (pos != cap - 1);
@@ -212,8 +218,21 @@ static int growth(struct store_rtxn *t, const struct qfs_cmd *c, uint64_t *grow)
 		break;
 	case QFS_OP_APPEND:
 		break;
+	case QFS_OP_ENQUEUE:
+		if (c->data_len > vmax)
+			return QFS_EFBIG;
+		*grow = store_key_bytes(QFS_QUEUE_NAME_LEN, c->data_len);
+		return 0;
+	case QFS_OP_CAS_PUT: {
+		if (c->offset > vmax || c->data_len > vmax - c->offset)
+			return QFS_EFBIG;
+		/* The key may be absent (expect 0: a create) or grow: charge
+		 * it as new, an upper bound of what it can add. */
+		*grow = store_key_bytes(c->name_len, c->offset + c->data_len);
+		return 0;
+	}
 	default:
-		return 0; /* unlink, rmdir, rename, noop: never refused for space */
+		return 0; /* unlink, rmdir, rename, dequeue, noop: never refused for space */
 	}
 	if ((rc = get(t, c->ino, &n)) < 0)
 		return rc == QFS_ENOENT ? 0 : rc;

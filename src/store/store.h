@@ -47,6 +47,8 @@ struct qfs_attr {
  * invalidation.  rc is the command's deterministic outcome: every replica that
  * applies the same command at the same state gets the same rc. */
 #define STORE_CHANGED_MAX 4
+#define STORE_EVENTS_MAX 2 /* a rename: the old name deleted, the new one put */
+enum store_event_kind { STORE_EV_PUT = 1, STORE_EV_DELETE = 2 };
 struct store_result {
 	int rc;                    /* 0 or negative QFS_E* (EEXIST, ENOENT, ...) */
 	struct qfs_attr attr;      /* CREATE: the new (or kept) key; PUT/WRITE/APPEND/
@@ -58,6 +60,17 @@ struct store_result {
 	unsigned n_changed_ino;
 	struct { uint64_t parent; char name[256]; } changed_entry[2];
 	unsigned n_changed_entry;
+	/* What a `.watch` reader sees of this command: the keys it put or
+	 * deleted, by path relative to the root ("" is the root itself).  Paths
+	 * are malloc'd (NULL when out of memory): store_result_release(). */
+	struct store_event {
+		uint8_t kind; /* enum store_event_kind */
+		char *path;
+	} events[STORE_EVENTS_MAX];
+	unsigned n_events;
+	/* DEQUEUE: the popped item (malloc'd; NULL for an empty value). */
+	uint8_t *value;
+	size_t value_len;
 };
 
 int store_open(struct store **out, const char *dir, const struct store_options *opt);
@@ -77,6 +90,8 @@ int store_wbegin(struct store *s, struct store_wtxn **out);
  * refused with QFS_EINVAL and nothing changes (exactly-once apply). */
 int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 		struct store_result *res);
+/* Frees what store_apply allocated in res (event paths, a dequeued value). */
+void store_result_release(struct store_result *res);
 /* Records the applied index and commits durably (one fsync).  The txn is
  * gone afterwards, whatever the result. */
 int store_wcommit(struct store_wtxn *t);

@@ -97,6 +97,9 @@ struct store_wtxn {
 	int error;              /* sticky: a failed apply poisons the txn */
 };
 
+/* Path of ino relative to the root in any transaction (store_path). */
+int store_txn_path(struct store *s, MDB_txn *txn, uint64_t ino, char *buf, size_t cap);
+
 struct store_rtxn {
 	struct store *s;
 	MDB_txn *txn;

@@ -58,7 +58,17 @@ static const struct op_shape op_shapes[QFS_OP_MAX_] = {
     [QFS_OP_UNLINK] = {0, 1, 0, 0},
     [QFS_OP_RMDIR] = {0, 1, 0, 0},
     [QFS_OP_RENAME] = {QFS_CMD_NOREPLACE | QFS_CMD_EXCHANGE, 1, 1, 0},
+    [QFS_OP_CAS_PUT] = {0, 1, 0, 1},
+    [QFS_OP_CAS_DELETE] = {0, 1, 0, 0},
+    [QFS_OP_ENQUEUE] = {0, 0, 0, 1},
+    [QFS_OP_DEQUEUE] = {0, 0, 0, 0},
 };
+
+/* The size slot carries the expected revision of the CAS ops. */
+static int op_is_cas(uint8_t op)
+{
+	return op == QFS_OP_CAS_PUT || op == QFS_OP_CAS_DELETE;
+}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -111,6 +121,8 @@ static int cmd_validate(const struct qfs_cmd *c)
 	if ((c->flags & QFS_CMD_NOREPLACE) && (c->flags & QFS_CMD_EXCHANGE))
 		return QFS_EINVAL;
 	if (c->op == QFS_OP_SETATTR && (c->mask & ~SETATTR_MASK_ALL))
+		return QFS_EINVAL;
+	if ((op_is_cas(c->op) && c->size) || (!op_is_cas(c->op) && c->expect_rev))
 		return QFS_EINVAL;
 	if (c->op == QFS_OP_CREATE) {
 		uint32_t fmt = c->mode & S_IFMT;
@@ -169,7 +181,7 @@ long qfs_cmd_encode(const struct qfs_cmd *c, uint8_t *buf, size_t cap)
 	put64(buf + OFF_INO, c->ino);
 	put64(buf + OFF_INO2, c->ino2);
 	put64(buf + OFF_OFFSET, c->offset);
-	put64(buf + OFF_SIZE, c->size);
+	put64(buf + OFF_SIZE, op_is_cas(c->op) ? c->expect_rev : c->size);
 	put64(buf + OFF_MTIME, c->mtime_ns);
 	put64(buf + OFF_TIME, c->time_ns);
 	uint8_t *p = buf + OFF_END;
@@ -219,6 +231,10 @@ int qfs_cmd_decode(const uint8_t *buf, size_t len, struct qfs_cmd *c)
 	    .name2_len = name2_len,
 	    .data_len = data_len,
 	};
+	if (op_is_cas(d.op)) {
+		d.expect_rev = d.size;
+		d.size = 0;
+	}
 	const uint8_t *p = buf + OFF_END;
 	if (name_len)
 		d.name = (const char *)p;

@@ -90,6 +90,27 @@ static size_t samples(struct qfs_cmd *out)
 	out[n].name_len = 1;
 	out[n].name2 = "y";
 	out[n++].name2_len = 1;
+	out[n] = base;
+	out[n].op = QFS_OP_CAS_PUT;
+	out[n].expect_rev = 0xfedcba9876543210ull;
+	out[n].offset = 4096;
+	out[n].mode = 0644;
+	out[n].name = "leader";
+	out[n].name_len = 6;
+	out[n].data = sample_data;
+	out[n++].data_len = 3;
+	out[n] = base;
+	out[n].op = QFS_OP_CAS_DELETE;
+	out[n].expect_rev = 17;
+	out[n].name = "lock";
+	out[n++].name_len = 4;
+	out[n] = base;
+	out[n].op = QFS_OP_ENQUEUE;
+	out[n].mode = 0644;
+	out[n].data = sample_data;
+	out[n++].data_len = 5;
+	out[n] = base;
+	out[n++].op = QFS_OP_DEQUEUE;
 	return n;
 }
 
@@ -125,6 +146,7 @@ static void assert_same_cmd(const struct qfs_cmd *a, const struct qfs_cmd *b)
 	assert_int_equal(a->ino2, b->ino2);
 	assert_int_equal(a->offset, b->offset);
 	assert_int_equal(a->size, b->size);
+	assert_int_equal(a->expect_rev, b->expect_rev);
 	assert_int_equal(a->mtime_ns, b->mtime_ns);
 	assert_int_equal(a->time_ns, b->time_ns);
 	assert_int_equal(a->name_len, b->name_len);

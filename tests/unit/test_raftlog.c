@@ -594,6 +594,7 @@ static void test_mark_applied(void **state)
 	struct store_result res;
 	assert_int_equal(store_apply(t, 2, &c, &res), QFS_EINVAL); /* already applied */
 	assert_int_equal(store_apply(t, 3, &c, &res), 0);
+	store_result_release(&res);
 	assert_int_equal(store_mark_applied(t, 5), 0); /* gaps allowed */
 	assert_int_equal(store_wcommit(t), 0);
 	fx_reopen(f);

@@ -113,6 +113,7 @@ static struct store_result st_apply(struct st *x, struct qfs_cmd c)
 	c.time_ns = (x->now += 1000);
 	struct store_result res;
 	assert_int_equal(store_apply(x->t, ++x->index, &c, &res), 0);
+	store_result_release(&res); /* only attr and rc are used */
 	if (++x->in_batch == 200)
 		st_flush(x);
 	return res;

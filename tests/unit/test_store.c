@@ -33,6 +33,8 @@ struct fx {
 	bool nested;
 	uint64_t index; /* last log index handed to store_apply */
 	uint64_t now;   /* command time, advanced per command */
+	struct store_result last; /* the last apply_res result: its paths and value
+	                             stay valid until the next apply */
 };
 
 /* ---------- fixture ---------- */
@@ -94,6 +96,7 @@ static int setup_nested(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	store_result_release(&f->last);
 	if (f->s)
 		store_close(f->s);
 	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -121,6 +124,8 @@ static int apply_res(struct fx *f, struct qfs_cmd c, struct store_result *out)
 	assert_int_equal(store_apply(t, ++f->index, &d, &res), 0);
 	assert_int_equal(store_wcommit(t), 0);
 	free(buf);
+	store_result_release(&f->last);
+	f->last = res;
 	if (out)
 		*out = res;
 	return res.rc;
@@ -404,6 +409,184 @@ static bool changed_entry(const struct store_result *r, uint64_t parent, const c
 }
 
 /* ---------- tests ---------- */
+
+/* ---------- special entries (INTERFACE §4) ---------- */
+
+static int cas_put(struct fx *f, uint64_t dir, const char *name, uint64_t rev, uint64_t off,
+		   const char *v, struct store_result *res)
+{
+	struct qfs_cmd c = {.op = QFS_OP_CAS_PUT, .ino = dir, .name = name,
+			    .name_len = (uint16_t)strlen(name), .expect_rev = rev, .offset = off,
+			    .mode = 0640, .data = (const uint8_t *)v, .data_len = (uint32_t)strlen(v)};
+	return apply_res(f, c, res);
+}
+
+static int cas_del(struct fx *f, uint64_t dir, const char *name, uint64_t rev)
+{
+	struct qfs_cmd c = {.op = QFS_OP_CAS_DELETE, .ino = dir, .name = name,
+			    .name_len = (uint16_t)strlen(name), .expect_rev = rev};
+	return apply(f, c);
+}
+
+static void test_cas(void **state)
+{
+	struct fx *f = *state;
+	uint64_t d = mkdir_(f, ROOT, "app");
+	struct store_result r;
+	/* 0: create only if absent */
+	assert_int_equal(cas_put(f, d, "leader", 0, 0, "n1\n", &r), 0);
+	uint64_t r1 = r.attr.mod_revision;
+	assert_int_equal(r1, rev(f));
+	assert_int_equal(r.attr.mode, S_IFREG | 0640);
+	uint64_t ino = ino_of(f, d, "leader");
+	assert_value(f, ino, "n1\n");
+	uint64_t before = rev(f);
+	assert_int_equal(cas_put(f, d, "leader", 0, 0, "n2\n", NULL), QFS_EEXIST);
+	assert_int_equal(cas_put(f, d, "leader", r1 + 5, 0, "n2\n", NULL), QFS_ECANCELED);
+	assert_int_equal(cas_put(f, d, "absent", 3, 0, "x", NULL), QFS_ECANCELED);
+	assert_int_equal(cas_put(f, d, ".cas", 0, 0, "x", NULL), QFS_EPERM);
+	assert_int_equal(cas_put(f, d, "new", 0, 5, "x", NULL), QFS_EINVAL);
+	assert_int_equal(cas_put(f, 999, "x", 0, 0, "x", NULL), QFS_ENOENT);
+	assert_int_equal(cas_put(f, d, "app", 0, 0, "x", NULL), 0);
+	assert_int_equal(rev(f), before + 1); /* refusals change nothing */
+	assert_int_equal(cas_put(f, ROOT, "app", 1, 0, "x", NULL), QFS_EISDIR);
+	/* the right revision replaces, then patches at an offset */
+	assert_int_equal(cas_put(f, d, "leader", r1, 0, "n2 long\n", &r), 0);
+	uint64_t r2 = r.attr.mod_revision;
+	assert_true(r2 > r1);
+	assert_int_equal(cas_put(f, d, "leader", r1, 0, "n3\n", NULL), QFS_ECANCELED);
+	assert_int_equal(cas_put(f, d, "leader", r2, 3, "LONG", &r), 0);
+	assert_value(f, ino, "n2 LONG\n");
+	assert_int_equal(r.attr.version, 3);
+	/* compare-and-delete */
+	before = rev(f);
+	assert_int_equal(cas_del(f, d, "leader", r2), QFS_ECANCELED);
+	assert_int_equal(cas_del(f, d, "nothing", 1), QFS_ENOENT);
+	assert_int_equal(cas_del(f, ROOT, "app", 2), QFS_EISDIR);
+	assert_int_equal(rev(f), before);
+	assert_int_equal(cas_del(f, d, "leader", r.attr.mod_revision), 0);
+	struct qfs_attr a;
+	assert_int_equal(lookup(f, d, "leader", &a), QFS_ENOENT);
+}
+
+static int enqueue(struct fx *f, uint64_t dir, const char *v, struct store_result *res)
+{
+	struct qfs_cmd c = {.op = QFS_OP_ENQUEUE, .ino = dir, .mode = 0600,
+			    .data = (const uint8_t *)v, .data_len = (uint32_t)strlen(v)};
+	return apply_res(f, c, res);
+}
+
+static int dequeue(struct fx *f, uint64_t dir, char *out, size_t cap)
+{
+	struct store_result r;
+	struct qfs_cmd c = {.op = QFS_OP_DEQUEUE, .ino = dir};
+	int rc = apply_res(f, c, &r);
+	if (rc == 0) {
+		assert_true(r.value_len < cap);
+		if (r.value_len)
+			memcpy(out, r.value, r.value_len);
+		out[r.value_len] = '\0';
+	}
+	return rc;
+}
+
+static void test_queue(void **state)
+{
+	struct fx *f = *state;
+	uint64_t q = mkdir_(f, ROOT, "jobs");
+	char buf[64], name[32];
+	assert_int_equal(dequeue(f, q, buf, sizeof buf), QFS_EAGAIN);
+	/* Names that are not items do not count, wherever they sort. */
+	mkfile(f, q, "0abc");
+	mkfile(f, q, "-x");
+	mkfile(f, q, "zzz");
+	mkdir_(f, q, "00000000000000000001");
+	mkfile(f, q, "123");
+	assert_int_equal(dequeue(f, q, buf, sizeof buf), QFS_EAGAIN);
+	struct store_result r;
+	uint64_t last = 0;
+	for (int i = 0; i < 5; i++) {
+		char v[16];
+		snprintf(v, sizeof v, "item%d", i);
+		assert_int_equal(enqueue(f, q, v, &r), 0);
+		/* named after its own commit's revision */
+		snprintf(name, sizeof name, "%020llu", (unsigned long long)r.revision);
+		assert_int_equal(r.attr.mode, S_IFREG | 0600);
+		assert_true(r.revision > last);
+		last = r.revision;
+		assert_value(f, ino_of(f, q, name), v);
+	}
+	for (int i = 0; i < 5; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "item%d", i);
+		assert_int_equal(dequeue(f, q, buf, sizeof buf), 0);
+		assert_string_equal(buf, want);
+	}
+	assert_int_equal(dequeue(f, q, buf, sizeof buf), QFS_EAGAIN);
+	assert_list(f, q, NULL, "-x,00000000000000000001,0abc,123,zzz");
+	assert_int_equal(enqueue(f, 999, "x", NULL), QFS_ENOENT);
+	uint64_t file = mkfile(f, ROOT, "plain");
+	assert_int_equal(enqueue(f, file, "x", NULL), QFS_ENOTDIR);
+	assert_int_equal(dequeue(f, file, buf, sizeof buf), QFS_ENOTDIR);
+	/* an empty item */
+	assert_int_equal(enqueue(f, q, "", NULL), 0);
+	assert_int_equal(dequeue(f, q, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+	/* a key squatting on the next item's name: refused, nothing changes */
+	snprintf(name, sizeof name, "%020llu", (unsigned long long)rev(f) + 2);
+	mkfile(f, q, name);
+	uint64_t before = rev(f);
+	assert_int_equal(enqueue(f, q, "x", NULL), QFS_EEXIST);
+	assert_int_equal(rev(f), before);
+}
+
+static void assert_event(const struct store_result *r, unsigned i, uint8_t kind, const char *path)
+{
+	assert_true(i < r->n_events);
+	assert_int_equal(r->events[i].kind, kind);
+	assert_non_null(r->events[i].path);
+	assert_string_equal(r->events[i].path, path);
+}
+
+static void test_events(void **state)
+{
+	struct fx *f = *state;
+	struct store_result r;
+	uint64_t a = create(f, ROOT, "app", S_IFDIR | 0755, QFS_CMD_EXCL, NULL, &r) == 0 ? r.attr.ino : 0;
+	assert_int_equal(r.n_events, 1);
+	assert_event(&r, 0, STORE_EV_PUT, "app");
+	assert_int_equal(create(f, a, "k", S_IFREG | 0644, QFS_CMD_EXCL, NULL, &r), 0);
+	assert_event(&r, 0, STORE_EV_PUT, "app/k");
+	uint64_t k = r.attr.ino;
+	struct qfs_cmd c = {.op = QFS_OP_PUT, .ino = k, .data = (const uint8_t *)"v", .data_len = 1};
+	assert_int_equal(apply_res(f, c, &r), 0);
+	assert_int_equal(r.n_events, 1);
+	assert_event(&r, 0, STORE_EV_PUT, "app/k");
+	struct qfs_cmd ch = {.op = QFS_OP_SETATTR, .ino = ROOT, .mask = QFS_SET_MODE, .mode = 0700};
+	assert_int_equal(apply_res(f, ch, &r), 0);
+	assert_event(&r, 0, STORE_EV_PUT, "");
+	uint64_t b = mkdir_(f, a, "sub");
+	assert_int_equal(rename_res(f, a, "k", b, "k2", 0, &r), 0);
+	assert_int_equal(r.n_events, 2);
+	assert_event(&r, 0, STORE_EV_DELETE, "app/k");
+	assert_event(&r, 1, STORE_EV_PUT, "app/sub/k2");
+	struct qfs_cmd u = {.op = QFS_OP_UNLINK, .ino = b, .name = "k2", .name_len = 2};
+	assert_int_equal(apply_res(f, u, &r), 0);
+	assert_event(&r, 0, STORE_EV_DELETE, "app/sub/k2");
+	assert_int_equal(enqueue(f, b, "job", &r), 0);
+	char name[64];
+	snprintf(name, sizeof name, "app/sub/%020llu", (unsigned long long)r.revision);
+	assert_event(&r, 0, STORE_EV_PUT, name);
+	struct qfs_cmd dq = {.op = QFS_OP_DEQUEUE, .ino = b};
+	assert_int_equal(apply_res(f, dq, &r), 0);
+	assert_event(&r, 0, STORE_EV_DELETE, name);
+	/* refused and no-op commands have no event */
+	assert_int_equal(apply_res(f, dq, &r), QFS_EAGAIN);
+	assert_int_equal(r.n_events, 0);
+	struct qfs_cmd noop = {.op = QFS_OP_WRITE, .ino = mkfile(f, a, "e")};
+	assert_int_equal(apply_res(f, noop, &r), 0);
+	assert_int_equal(r.n_events, 0);
+}
 
 static void test_fresh_root(void **state)
 {
@@ -1174,6 +1357,7 @@ static int fill(struct fx *f, uint64_t dir, const char *prefix, size_t value_len
 			struct store_result res;
 			assert_int_equal(store_apply(t, ++f->index, &c, &res), 0);
 			assert_int_equal(res.rc, 0);
+			store_result_release(&res);
 			struct qfs_cmd p = {.op = QFS_OP_PUT,
 			                    .ino = res.attr.ino,
 			                    .data = (const uint8_t *)val,
@@ -1186,6 +1370,7 @@ static int fill(struct fx *f, uint64_t dir, const char *prefix, size_t value_len
 			if (value_len) {
 				assert_int_equal(store_apply(t, ++f->index, &p, &res), 0);
 				assert_int_equal(res.rc, 0);
+				store_result_release(&res);
 			}
 			in_batch++;
 			n++;
@@ -1316,6 +1501,7 @@ static void test_crash_consistency(void **state)
 	                    .data_len = 4,
 	                    .time_ns = 1};
 	assert_int_equal(store_apply(t, idx + 1, &c, &res), 0);
+	store_result_release(&res);
 	c = (struct qfs_cmd){.op = QFS_OP_CREATE,
 	                     .ino = ROOT,
 	                     .name = "b",
@@ -1323,6 +1509,7 @@ static void test_crash_consistency(void **state)
 	                     .mode = S_IFREG | 0644,
 	                     .time_ns = 1};
 	assert_int_equal(store_apply(t, idx + 2, &c, &res), 0);
+	store_result_release(&res);
 	store_wabort(t);
 	fx_close(f);
 	fx_open(f);
@@ -1402,6 +1589,7 @@ static void test_exactly_once(void **state)
 	assert_int_equal(store_apply(t, idx - 1, &c, &res), QFS_EINVAL);
 	assert_int_equal(store_apply(t, 0, &c, &res), QFS_EINVAL);
 	assert_int_equal(store_apply(t, idx + 1, &c, &res), 0);
+	store_result_release(&res);
 	assert_int_equal(store_apply(t, idx + 1, &c, &res), QFS_EINVAL); /* within the txn too */
 	assert_int_equal(store_wcommit(t), 0);
 	assert_value(f, a, "xx");
@@ -1703,6 +1891,12 @@ int main(void)
 	    T(test_open_rules),
 	    T(test_corrupt_record),
 	    T(test_determinism),
+	    T(test_cas),
+	    T(test_queue),
+	    T(test_events),
+	    N(test_cas),
+	    N(test_queue),
+	    N(test_events),
 	    /* The same semantics with every command in a nested transaction. */
 	    N(test_create_rules),
 	    N(test_values),
