@@ -61,7 +61,13 @@ int main(int argc, char **argv)
 		if (write_seed(argv[1], n++, &m) != 0)
 			return 1;
 	}
-	struct net_msg o[4] = {
+	static const struct net_member_rec live[2] = {
+	    {.id = 1, .term = 3, .applied = 4, .load_milli = 250, .uptime_s = 60, .role = NET_ROLE_LEADER,
+	     .name = "node-1", .address = "tcp://10.0.0.1:7400", .version = "0.1.0"},
+	    {.id = 2, .term = 3, .applied = 4, .last_seen_ms = 40, .role = NET_ROLE_FOLLOWER,
+	     .name = "node-2", .address = "", .version = ""},
+	};
+	struct net_msg o[5] = {
 	    {.kind = NET_FORWARD, .from = 1, .to = 2, .u.forward = {7, bytes, 20}},
 	    {.kind = NET_FORWARD_NACK, .from = 2, .to = 1, .u.nack = {7, -5}},
 	    {.kind = NET_CONF_FORWARD,
@@ -69,8 +75,9 @@ int main(int argc, char **argv)
 	     .to = 2,
 	     .u.conf = {8, RAFT_CC_ADD_LEARNER, 4, bytes, 9}},
 	    {.kind = NET_JOIN, .from = 4, .to = 0, .u.join = {"node-4", "tcp://10.0.0.4:7400"}},
+	    {.kind = NET_LIVENESS, .from = 1, .to = 2, .u.live = {2, live}},
 	};
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (write_seed(argv[1], n++, &o[i]) != 0)
 			return 1;
 	return 0;

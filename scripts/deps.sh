@@ -3,7 +3,7 @@
 # Idempotent; `apt-get update` runs once per call, only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3 libnng-dev liblmdb-dev libcmocka-dev
-      lmdb-utils rsync attr vim-tiny psmisc procps util-linux python3 iproute2 tar coreutils)
+      lmdb-utils rsync attr vim-tiny psmisc procps util-linux python3 iproute2 tar coreutils curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

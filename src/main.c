@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "net/http.h"
 #include "node/node.h"
 #include "options.h"
 #include "quorumfs/error.h"
@@ -86,6 +87,24 @@ static void clear_stale_mount(const char *mp)
 		log_warn("%s: could not detach the stale mount: %s", mp, strerror(errno));
 }
 
+/* --http: /metrics serves the same text as /cluster/.metrics. */
+struct http_ctx {
+	struct fs *fs;
+	struct node *node;
+};
+
+static char *http_metrics(void *ctx, size_t *len)
+{
+	struct http_ctx *c = ctx;
+	return fs_metrics_text(c->fs, len);
+}
+
+static int http_health(void *ctx, char *why, size_t cap)
+{
+	struct http_ctx *c = ctx;
+	return node_health(c->node, why, cap);
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[4096];
@@ -129,6 +148,8 @@ int main(int argc, char **argv)
 	struct fs *fs = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *loop_cfg = NULL;
+	struct qfs_http *http = NULL;
+	struct http_ctx http_ctx = {0};
 	bool mounted = false, signals = false, node_running = false, fs_running = false;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 
@@ -212,6 +233,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fs_running = node_running = true;
+	/* Before daemon_ready: a bad --http fails the start, on the terminal. */
+	if (o.http[0]) {
+		http_ctx = (struct http_ctx){.fs = fs, .node = node};
+		rc = qfs_http_start(&http, o.http, http_metrics, http_health, &http_ctx);
+		if (rc < 0) {
+			const char *hint = rc == QFS_EINVAL ? " (expected http://HOST:PORT)" : "";
+			log_error("cannot serve --http %s: %s%s", o.http, qfs_strerror(rc), hint);
+			goto out;
+		}
+		log_info("serving /metrics and /health on %s", o.http);
+	}
 	daemon_ready(ready_fd);
 	ready_fd = -1;
 	log_set_level(LOG_LVL_INFO);
@@ -227,6 +259,8 @@ int main(int argc, char **argv)
 		log_error("the FUSE session ended with an error (%d)", rc);
 	log_info("node %s: unmounting %s", o.name, o.mountpoint);
 out:
+	/* No more HTTP callbacks into the node once it stops. */
+	qfs_http_stop(http);
 	/* Drain the node first: parked requests still get their replies. */
 	if (node_running)
 		node_stop(node);

@@ -14,6 +14,7 @@
 #include "quorumfs/error.h"
 #include "quorumfs/limits.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 static void ns_to_timespec(uint64_t ns, struct timespec *ts)
 {
@@ -85,6 +86,9 @@ static void fs_lookup_now(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = fs_of(req);
 	struct store_rtxn *t;
 	struct qfs_attr a;
+	fs_count(fs, FS_C_LOOKUP);
+	if (fs_special_lookup(req, parent, name))
+		return;
 	int rc = store_rbegin(fs->store, &t);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
@@ -107,12 +111,18 @@ static void fs_lookup_now(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	/* Inodes live in the store and are never reused: nothing to count. */
+	/* Keys live in the store and are never reused: nothing to count for
+	 * them.  Special entries are freed once the kernel forgets them. */
+	if (fs_is_virtual(ino))
+		fs_special_forget(fs_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	for (size_t i = 0; i < count; i++)
+		if (fs_is_virtual(forgets[i].ino))
+			fs_special_forget(fs_of(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -120,6 +130,9 @@ static void fs_getattr_now(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	struct qfs_attr a;
+	fs_count(fs, FS_C_GETATTR);
+	if (fs_special_getattr(req, ino))
+		return;
 	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
@@ -158,6 +171,9 @@ static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 {
 	struct fs *fs = fs_of(req);
 	struct qfs_attr a;
+	fs_count(fs, FS_C_OPEN);
+	if (fs_special_open(req, ino, fi))
+		return;
 	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
@@ -212,6 +228,23 @@ void fs_handle_free(struct fs_handle *h)
 	free(h);
 }
 
+int fs_handle_set_snap(struct fs_handle *h, const void *data, size_t len)
+{
+	struct fs_snap *sn = malloc(sizeof *sn + len);
+	if (!sn)
+		return QFS_ENOMEM;
+	atomic_init(&sn->refs, 1);
+	sn->len = len;
+	if (len)
+		memcpy(sn->data, data, len);
+	pthread_mutex_lock(&h->mu);
+	struct fs_snap *old = h->snap;
+	h->snap = sn;
+	pthread_mutex_unlock(&h->mu);
+	fs_snap_put(old);
+	return 0;
+}
+
 void fs_handle_forget_snap(struct fs_handle *h)
 {
 	pthread_mutex_lock(&h->mu);
@@ -258,10 +291,15 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	fs_count(fs, FS_C_READ);
+	if (fs_special_read(req, ino, size, off, fi))
+		return;
 	if (atomic_load(&h->trunc_pending))
 		return (void)fuse_reply_buf(req, NULL, 0); /* truncated, not yet committed */
 	int rc = 0;
 	struct fs_snap *sn = fs_handle_snap(h, NULL, 0, &rc);
+	if (!sn && h->vkind != FS_V_NONE)
+		return (void)fuse_reply_buf(req, NULL, 0); /* write-only special entry */
 	if (sn) {
 		fs_reply_slice(req, sn->data, sn->len, off, size);
 		fs_snap_put(sn); /* h may be gone by now: touch only sn */
@@ -350,17 +388,22 @@ static void fs_opendir_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		free(d);
 		return fs_reply_rc(req, rc);
 	}
-	rc = store_getattr(t, ino, &self);
-	if (rc == 0 && !S_ISDIR(self.mode))
-		rc = QFS_ENOTDIR;
-	if (rc == 0)
-		rc = store_getattr(t, self.parent, &parent);
-	if (rc == 0)
-		rc = fs_dir_add(d, ".", 1, &self);
-	if (rc == 0)
-		rc = fs_dir_add(d, "..", 2, &parent);
-	if (rc == 0)
-		rc = store_readdir(t, ino, NULL, 0, fs_dir_collect, d);
+	fs_count(fs, FS_C_READDIR);
+	if (fs_is_virtual(ino)) {
+		rc = fs_special_list(fs, ino, fs_dir_collect, d);
+	} else {
+		rc = store_getattr(t, ino, &self);
+		if (rc == 0 && !S_ISDIR(self.mode))
+			rc = QFS_ENOTDIR;
+		if (rc == 0)
+			rc = store_getattr(t, self.parent, &parent);
+		if (rc == 0)
+			rc = fs_dir_add(d, ".", 1, &self);
+		if (rc == 0)
+			rc = fs_dir_add(d, "..", 2, &parent);
+		if (rc == 0)
+			rc = store_readdir(t, ino, NULL, 0, fs_dir_collect, d);
+	}
 	store_rend(t);
 	if (rc < 0) {
 		fs_dir_free(d);
@@ -387,6 +430,8 @@ static void fs_readdir_common(fuse_req_t req, size_t size, off_t off, struct fus
 		if (plus) {
 			struct fuse_entry_param e;
 			fs_fill_entry(fs, &de->attr, &e);
+			if (fs_is_virtual(de->attr.ino))
+				e.ino = 0; /* no node id: the kernel counts no lookup */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e,
 						      (off_t)(i + 1));
 		} else {
@@ -551,9 +596,9 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	struct fs *fs = fs_of(req);
 	struct qfs_attr a;
 	uint64_t v;
-	if (strcmp(name, "user.quorumfs.mod_revision") != 0 &&
-	    strcmp(name, "user.quorumfs.create_revision") != 0 &&
-	    strcmp(name, "user.quorumfs.version") != 0)
+	if (fs_is_virtual(ino) || (strcmp(name, "user.quorumfs.mod_revision") != 0 &&
+				   strcmp(name, "user.quorumfs.create_revision") != 0 &&
+				   strcmp(name, "user.quorumfs.version") != 0))
 		return (void)fuse_reply_err(req, ENODATA);
 	int rc = fs_getattr_of(fs, ino, &a);
 	if (rc < 0)
@@ -571,6 +616,8 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 
 static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	if (fs_is_virtual(ino))
+		return fs_reply_xattr_bytes(req, "", 0, size);
 	fs_reply_xattr_bytes(req, fs_xattr_names, sizeof fs_xattr_names, size);
 }
 
@@ -631,6 +678,9 @@ int fs_new(struct fs **out, struct store *s, struct node *n, const struct fs_opt
 	if (fs->opt.linearizable) /* every name and attribute asks us again */
 		fs->opt.entry_timeout = fs->opt.attr_timeout = 0;
 	fs->value_max = store_value_max(s);
+	fs_special_init(fs);
+	pthread_mutex_init(&fs->dq_mu, NULL);
+	pthread_mutex_init(&fs->w_mu, NULL);
 	pthread_mutex_init(&fs->inval_mu, NULL);
 	pthread_cond_init(&fs->inval_cv, NULL);
 	node_on_applied(n, fs_on_applied, fs);
@@ -650,5 +700,39 @@ void fs_free(struct fs *fs)
 		return;
 	pthread_cond_destroy(&fs->inval_cv);
 	pthread_mutex_destroy(&fs->inval_mu);
+	fs_watch_free(fs);
+	pthread_mutex_destroy(&fs->w_mu);
+	pthread_mutex_destroy(&fs->dq_mu);
+	fs_special_free(fs);
 	free(fs);
+}
+
+static const char *const fs_counter_names[FS_C_MAX_] = {
+    [FS_C_LOOKUP] = "lookup",   [FS_C_GETATTR] = "getattr", [FS_C_SETATTR] = "setattr",
+    [FS_C_OPEN] = "open",       [FS_C_READ] = "read",       [FS_C_WRITE] = "write",
+    [FS_C_CREATE] = "create",   [FS_C_MKDIR] = "mkdir",     [FS_C_UNLINK] = "unlink",
+    [FS_C_RMDIR] = "rmdir",     [FS_C_RENAME] = "rename",   [FS_C_READDIR] = "opendir",
+    [FS_C_FLUSH] = "flush",     [FS_C_RELEASE] = "release", [FS_C_XATTR] = "xattr",
+    [FS_C_STATFS] = "statfs",   [FS_C_OTHER] = "other",
+};
+
+char *fs_metrics_text(struct fs *fs, size_t *len)
+{
+	struct qfs_text t;
+	qfs_text_init(&t);
+	node_metrics_render(fs->node, &t);
+	qfs_metric_help(&t, "quorumfs_fuse_ops_total", "counter",
+			"FUSE requests received, by operation");
+	for (unsigned i = 0; i < FS_C_MAX_; i++) {
+		char label[48];
+		snprintf(label, sizeof label, "op=\"%s\"", fs_counter_names[i]);
+		qfs_metric_u64(&t, "quorumfs_fuse_ops_total", label,
+			       atomic_load_explicit(&fs->ops[i], memory_order_relaxed));
+	}
+	if (t.err) {
+		qfs_text_free(&t);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf ? t.buf : strdup("");
 }

@@ -9,6 +9,7 @@
 #define QFS_FS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "node/node.h"
 #include "store/store.h"
@@ -33,5 +34,9 @@ int fs_start(struct fs *fs);
 /* Stops the invalidator; call after the session loop returned. */
 void fs_stop(struct fs *fs);
 void fs_free(struct fs *fs);
+/* The text of /cluster/.metrics (Prometheus format: node_metrics_render plus
+ * FUSE operation counters), also served by --http on /metrics: malloc'd,
+ * *len bytes, NULL on error.  Any thread. */
+char *fs_metrics_text(struct fs *fs, size_t *len);
 
 #endif

@@ -38,6 +38,8 @@ static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const ch
 void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows)
 {
 	struct fs *fs = ctx;
+	fs_dq_applied(fs, res);
+	fs_watch_applied(fs, res);
 	if (kernel_knows || res->rc < 0 || !fs->inval_started)
 		return;
 	for (unsigned i = 0; i < res->n_changed_ino; i++)
@@ -82,6 +84,8 @@ int fs_start(struct fs *fs)
 
 void fs_stop(struct fs *fs)
 {
+	fs_dq_stop(fs);
+	fs_watch_stop(fs);
 	if (!fs->inval_started)
 		return;
 	pthread_mutex_lock(&fs->inval_mu);

@@ -109,6 +109,12 @@ static int fs_name(const char *name, struct qfs_cmd *c)
 	return 0;
 }
 
+/* Nothing is created inside special directories (.rev, .cas, members/). */
+static int fs_check_parent(fuse_ino_t parent)
+{
+	return fs_is_virtual(parent) ? QFS_EACCES : 0;
+}
+
 static void fs_create_key(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			  const char *target, uint16_t flags, enum fs_reply_kind kind,
 			  struct fs_pending *p)
@@ -116,7 +122,10 @@ static void fs_create_key(fuse_req_t req, fuse_ino_t parent, const char *name, m
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct qfs_cmd c = {.op = QFS_OP_CREATE, .ino = parent, .mode = mode, .flags = flags,
 			    .uid = ctx->uid, .gid = ctx->gid};
-	int rc = fs_name(name, &c);
+	fs_count(fs_of(req), S_ISDIR(mode) ? FS_C_MKDIR : FS_C_CREATE);
+	int rc = fs_check_parent(parent);
+	if (rc == 0)
+		rc = fs_name(name, &c);
 	if (rc == 0 && qfs_name_reserved(parent, name, c.name_len))
 		rc = QFS_EPERM;
 	if (rc < 0) {
@@ -175,7 +184,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 static void fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, uint8_t op)
 {
 	struct qfs_cmd c = {.op = op, .ino = parent};
-	int rc = fs_name(name, &c);
+	fs_count(fs_of(req), op == QFS_OP_RMDIR ? FS_C_RMDIR : FS_C_UNLINK);
+	if (op == QFS_OP_UNLINK && fs_special_unlink(req, parent, name))
+		return;
+	int rc = fs_check_parent(parent);
+	if (rc == 0)
+		rc = fs_name(name, &c);
 	if (rc < 0)
 		return (void)fuse_reply_err(req, qfs_errno(rc));
 	fs_propose(req, &c, FS_REPLY_ERR, true, NULL);
@@ -195,8 +209,11 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		  const char *newname, unsigned int flags)
 {
 	struct qfs_cmd c = {.op = QFS_OP_RENAME, .ino = parent, .ino2 = newparent};
+	fs_count(fs_of(req), FS_C_RENAME);
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return (void)fuse_reply_err(req, EINVAL);
+	if (fs_is_virtual(parent) || fs_is_virtual(newparent))
+		return (void)fuse_reply_err(req, EACCES);
 	if (flags & RENAME_NOREPLACE)
 		c.flags |= QFS_CMD_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
@@ -224,6 +241,16 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct qfs_cmd c = {.op = QFS_OP_SETATTR, .ino = ino};
+	fs_count(fs_of(req), FS_C_SETATTR);
+	if (fs_is_virtual(ino)) {
+		/* Special entries have no attributes of their own to change
+		 * (touch, chmod, truncate): the cluster views refuse like
+		 * their writes, the others like their creation. */
+		enum fs_vkind k = fs_special_kind(fs_of(req), ino);
+		bool view = k == FS_V_MEMBERS_DIR || k == FS_V_MEMBER_FILE || k == FS_V_STATUS ||
+			    k == FS_V_METRICS;
+		return (void)fuse_reply_err(req, view ? EACCES : EPERM);
+	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		c.mask |= QFS_SET_MODE;
 		c.mode = attr->st_mode & 07777;
@@ -271,6 +298,9 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		 struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	fs_count(fs_of(req), FS_C_WRITE);
+	if (fs_special_write(req, ino, buf, size, off, fi))
+		return;
 	struct fs_pending *p = calloc(1, sizeof *p);
 	if (!p)
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -315,9 +345,10 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	fs_count(fs_of(req), FS_C_FLUSH);
 	/* The first flush may be bash closing the descriptor it dup2()ed from,
 	 * with the write still to come: keep the truncation pending. */
-	if (!h || atomic_fetch_add(&h->flushes, 1) == 0 || !fs_take_trunc(h))
+	if (!h || fs_is_virtual(ino) || atomic_fetch_add(&h->flushes, 1) == 0 || !fs_take_trunc(h))
 		return (void)fuse_reply_err(req, 0);
 	/* An O_TRUNC open with no write: the truncation commits now. */
 	struct fs_pending *p = calloc(1, sizeof *p);
@@ -342,6 +373,9 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	struct fs *fs = fs_of(req); /* req is gone once replied to */
+	fs_count(fs, FS_C_RELEASE);
+	if (fs_special_release(req, ino, fi))
+		return;
 	fuse_reply_err(req, 0);
 	if (!h || !fs_take_trunc(h)) {
 		fs_handle_free(h);

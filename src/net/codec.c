@@ -185,15 +185,40 @@ static size_t raft_body_size(const struct raft_msg *m, uint8_t *conf_buf, size_t
 	return size;
 }
 
-static bool join_str_ok(const char *s, size_t max, size_t *len)
+/* A NUL-terminated string of min..max bytes. */
+static bool str_ok(const char *s, size_t min, size_t max, size_t *len)
 {
 	if (!s)
 		return false;
 	size_t n = strnlen(s, max + 1);
-	if (n == 0 || n > max)
+	if (n < min || n > max)
 		return false;
 	*len = n;
 	return true;
+}
+
+static bool join_str_ok(const char *s, size_t max, size_t *len)
+{
+	return str_ok(s, 1, max, len);
+}
+
+/* Body size of a liveness table, or 0 when the encoder must refuse it. */
+static size_t live_body_size(const struct net_liveness *l)
+{
+	if (l->count > NET_MAX_MEMBERS || (l->count && !l->members))
+		return 0;
+	size_t size = NET_LIVENESS_FIXED;
+	for (uint32_t i = 0; i < l->count; i++) {
+		const struct net_member_rec *r = &l->members[i];
+		size_t ln, la, lv;
+		if (r->id == 0 || r->role < NET_ROLE_LEADER || r->role >= NET_ROLE_MAX_ ||
+		    !str_ok(r->name, 1, NET_MAX_NAME, &ln) ||
+		    !str_ok(r->address, 0, NET_MAX_URL, &la) ||
+		    !str_ok(r->version, 0, NET_MAX_VERSION, &lv))
+			return 0;
+		size += NET_MEMBER_FIXED + ln + la + lv;
+	}
+	return size;
 }
 
 /* Body size of any message (0: invalid).  conf_buf/conf_len: raft only. */
@@ -228,6 +253,8 @@ static size_t body_size(const struct net_msg *m, uint8_t *conf_buf, size_t *conf
 			return 0;
 		return NET_JOIN_FIXED + ln + lu;
 	}
+	case NET_LIVENESS:
+		return live_body_size(&m->u.live);
 	}
 	return 0;
 }
@@ -278,6 +305,31 @@ static void encode_raft(struct wbuf *w, const struct raft_msg *m, const uint8_t 
 	put_bytes(w, m->snap_data, m->snap_len);
 }
 
+static void put_str16(struct wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	put_u16(w, (uint16_t)n);
+	put_bytes(w, s, n);
+}
+
+static void encode_liveness(struct wbuf *w, const struct net_liveness *l)
+{
+	put_u16(w, (uint16_t)l->count);
+	for (uint32_t i = 0; i < l->count; i++) {
+		const struct net_member_rec *r = &l->members[i];
+		put_u64(w, r->id);
+		put_u64(w, r->term);
+		put_u64(w, r->applied);
+		put_u32(w, r->load_milli);
+		put_u32(w, r->uptime_s);
+		put_u32(w, r->last_seen_ms);
+		put_u8(w, r->role);
+		put_str16(w, r->name);
+		put_str16(w, r->address);
+		put_str16(w, r->version);
+	}
+}
+
 int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len)
 {
 	uint8_t conf_buf[RAFT_CONF_ENCODED_MAX];
@@ -325,6 +377,9 @@ int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len)
 		put_bytes(&w, m->u.join.url, lu);
 		break;
 	}
+	case NET_LIVENESS:
+		encode_liveness(&w, &m->u.live);
+		break;
 	}
 	/* The size computation and the writer must agree to the byte. */
 	if (w.p != w.end)
@@ -404,16 +459,54 @@ static bool decode_raft(struct rbuf *r, struct net_decoded *out)
 	return !r->bad;
 }
 
-static bool decode_join_str(struct rbuf *r, char *dst, size_t max)
+/* A u16-length-prefixed string of min..max bytes, no NUL inside. */
+static bool decode_str16(struct rbuf *r, char *dst, size_t min, size_t max)
 {
 	uint16_t n = get_u16(r);
-	if (r->bad || n == 0 || n > max)
+	if (r->bad || n < min || n > max)
 		return false;
 	const uint8_t *s = get_bytes(r, n);
-	if (r->bad || memchr(s, 0, n))
+	if (r->bad || (n && memchr(s, 0, n)))
 		return false;
-	memcpy(dst, s, n);
+	if (n)
+		memcpy(dst, s, n);
 	dst[n] = 0;
+	return true;
+}
+
+static bool decode_join_str(struct rbuf *r, char *dst, size_t max)
+{
+	return decode_str16(r, dst, 1, max);
+}
+
+static bool decode_liveness(struct rbuf *r, struct net_decoded *out)
+{
+	struct net_liveness *l = &out->msg.u.live;
+	l->count = get_u16(r);
+	/* Each record takes at least its fixed part: a count the bytes cannot
+	 * hold is a lie, refused before the loop. */
+	if (r->bad || l->count > NET_MAX_MEMBERS || (uint64_t)l->count * NET_MEMBER_FIXED > r->left)
+		return false;
+	for (uint32_t i = 0; i < l->count; i++) {
+		struct net_member_rec *m = &out->members[i];
+		m->id = get_u64(r);
+		m->term = get_u64(r);
+		m->applied = get_u64(r);
+		m->load_milli = get_u32(r);
+		m->uptime_s = get_u32(r);
+		m->last_seen_ms = get_u32(r);
+		m->role = get_u8(r);
+		if (r->bad || m->id == 0 || m->role < NET_ROLE_LEADER || m->role >= NET_ROLE_MAX_)
+			return false;
+		if (!decode_str16(r, out->member_strs[i].name, 1, NET_MAX_NAME) ||
+		    !decode_str16(r, out->member_strs[i].address, 0, NET_MAX_URL) ||
+		    !decode_str16(r, out->member_strs[i].version, 0, NET_MAX_VERSION))
+			return false;
+		m->name = out->member_strs[i].name;
+		m->address = out->member_strs[i].address;
+		m->version = out->member_strs[i].version;
+	}
+	l->members = l->count ? out->members : NULL;
 	return true;
 }
 
@@ -455,6 +548,8 @@ static bool decode_body(struct rbuf *r, struct net_decoded *out)
 		m->u.join.name = out->join_name;
 		m->u.join.url = out->join_url;
 		return true;
+	case NET_LIVENESS:
+		return decode_liveness(r, out);
 	}
 	return false;
 }
@@ -528,6 +623,8 @@ const char *net_kind_name(int kind)
 		return "conf-forward";
 	case NET_JOIN:
 		return "join";
+	case NET_LIVENESS:
+		return "liveness";
 	}
 	return "unknown";
 }

@@ -47,10 +47,15 @@
 #define NET_NACK_SIZE 12u          /* req_id u64, rc i32 */
 #define NET_CONF_FORWARD_FIXED 21u /* req_id u64, type u8, node u64, ctx_len u32 */
 #define NET_JOIN_FIXED 4u          /* name_len u16, url_len u16 */
+#define NET_LIVENESS_FIXED 2u      /* count u16 */
+#define NET_MEMBER_FIXED 43u       /* LIVENESS record: 3 x u64, 3 x u32, u8, 3 x u16 */
 
 #define NET_MAX_NAME QFS_NAME_MAX             /* JOIN: node name bytes */
 #define NET_MAX_URL 512u                      /* JOIN and peer addresses */
 #define NET_MAX_PROPOSAL RAFT_MAX_ENTRY_BYTES /* FORWARD: a proposal is a future entry */
+#define NET_MAX_VERSION 31u                   /* LIVENESS: a version string's bytes */
+#define NET_MAX_MEMBERS 32u                   /* LIVENESS: records in one table (NET_MAX_PEERS) */
+#define NET_MEMBER_MAX (NET_MEMBER_FIXED + NET_MAX_NAME + NET_MAX_URL + NET_MAX_VERSION)
 
 /* The largest body: an APP with every entry at its cap, or (the same bound
  * covers both) a SNAP chunk with a full configuration. */
@@ -71,6 +76,9 @@ _Static_assert(NET_JOIN_FIXED + NET_MAX_NAME + NET_MAX_URL <= NET_MAX_BODY,
                "a join request must fit a message");
 _Static_assert(NET_MAX_NAME <= UINT16_MAX && NET_MAX_URL <= UINT16_MAX,
                "join strings have u16 lengths");
+_Static_assert(NET_LIVENESS_FIXED + NET_MAX_MEMBERS * NET_MEMBER_MAX <= NET_MAX_BODY,
+               "a full liveness table must fit a message");
+_Static_assert(NET_MAX_MEMBERS <= UINT16_MAX, "the member count is a u16");
 _Static_assert(NET_MAX_MSG <= UINT32_MAX, "body_len is a u32");
 _Static_assert(NET_MAX_MSG < (64u << 20), "a peer message stays well below 64 MiB");
 
@@ -88,6 +96,7 @@ _Static_assert(NET_MAX_MSG < (64u << 20), "a peer message stays well below 64 Mi
 #define NET_DROP_LOG_INTERVAL_MS 60000u /* one log line per drop reason per minute */
 
 _Static_assert(NET_MAX_PEERS >= RAFT_MAX_NODES, "every member must fit as a peer");
+_Static_assert(NET_MAX_MEMBERS == NET_MAX_PEERS, "a liveness table holds every peer");
 _Static_assert(NET_DEFAULT_SEND_QUEUE >= RAFT_DEFAULT_MAX_INFLIGHT,
                "a peer's queue must hold the default inflight window");
 _Static_assert(NET_DEFAULT_SEND_QUEUE <= NET_MAX_SEND_QUEUE, "default above cap");
@@ -102,7 +111,18 @@ enum net_kind {
 	NET_FORWARD_NACK = 3, /* leader -> follower: that proposal was not appended */
 	NET_CONF_FORWARD = 4, /* a membership change to propose (quorumctl, JOIN) */
 	NET_JOIN = 5,         /* a new node asks a member to add it as a learner */
-	NET_KIND_MAX_ = 6,    /* 6..255 reserved: rejected by version 1 */
+	NET_LIVENESS = 6,     /* members/: a node's own record to the leader, or the
+	                         leader's whole table to every peer */
+	NET_KIND_MAX_ = 7,    /* 7..255 reserved: rejected by version 1 */
+};
+
+/* A member's role in a liveness record. */
+enum net_role {
+	NET_ROLE_LEADER = 1,
+	NET_ROLE_FOLLOWER = 2,
+	NET_ROLE_CANDIDATE = 3,
+	NET_ROLE_LEARNER = 4,
+	NET_ROLE_MAX_ = 5,
 };
 
 /* Why a received message was dropped (counters in struct net_stats). */
@@ -141,6 +161,24 @@ struct net_join {
 	const char *url;  /* advertise URL, 1..NET_MAX_URL bytes */
 };
 
+/* One member as last heard (members/ in INTERFACE.md section 5). */
+struct net_member_rec {
+	uint64_t id; /* nonzero */
+	uint64_t term, applied;
+	uint32_t load_milli;   /* 1-minute load average x 1000 */
+	uint32_t uptime_s;     /* since its daemon started */
+	uint32_t last_seen_ms; /* its age when sent: how long ago the sender heard it */
+	uint8_t role;          /* enum net_role */
+	const char *name;      /* NUL-terminated: 1..NET_MAX_NAME bytes */
+	const char *address;   /* advertised peer URL: 0..NET_MAX_URL bytes */
+	const char *version;   /* 0..NET_MAX_VERSION bytes */
+};
+
+struct net_liveness {
+	uint32_t count;                       /* <= NET_MAX_MEMBERS */
+	const struct net_member_rec *members; /* NULL iff count 0 */
+};
+
 /* One message, decoded or to encode.  For NET_RAFT, raft.from/raft.to are
  * the header's from/to (the body does not repeat them).  Pointers inside
  * are borrowed: from the caller when encoding, from the decoded buffer (and
@@ -156,19 +194,26 @@ struct net_msg {
 		struct net_nack nack;
 		struct net_conf_forward conf;
 		struct net_join join;
+		struct net_liveness live;
 	} u;
 };
 
-/* Decoder output, no allocation: entries and join strings live here, entry
- * data and snapshot bytes point into the decoded buffer.  Valid while both
- * the buffer and this struct are; do not copy it (msg.u.raft.entries points
- * into it).  ~33 KiB: keep it off small stacks. */
+/* Decoder output, no allocation: entries, join strings and liveness records
+ * live here, entry data and snapshot bytes point into the decoded buffer.
+ * Valid while both the buffer and this struct are; do not copy it
+ * (msg.u.raft.entries points into it).  ~62 KiB: keep it off small stacks. */
 struct net_decoded {
 	struct net_msg msg;
 	enum net_drop why; /* on failure: the reason (GARBAGE, VERSION, CRC, TOO_BIG) */
 	struct raft_entry entries[RAFT_MAX_MSG_ENTRIES];
 	char join_name[NET_MAX_NAME + 1];
 	char join_url[NET_MAX_URL + 1];
+	struct net_member_rec members[NET_MAX_MEMBERS];
+	struct {
+		char name[NET_MAX_NAME + 1];
+		char address[NET_MAX_URL + 1];
+		char version[NET_MAX_VERSION + 1];
+	} member_strs[NET_MAX_MEMBERS];
 };
 
 /* ---------------------------------------------------------------- codec (pure) */

@@ -2,6 +2,7 @@
 #include "node/node_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,7 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 	pthread_cond_init(&n->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&n->status_mu, NULL);
+	node_members_init(n);
 
 	if (n->join && !n->advertise) {
 		log_error("--join with --listen %s needs --advertise URL: the address the cluster "
@@ -152,6 +154,7 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 		node_free(n);
 		return rc;
 	}
+	node_members_refresh(n); /* members/ lists this node from the start */
 	*out = n;
 	return 0;
 }
@@ -175,6 +178,7 @@ void node_free(struct node *n)
 	pthread_cond_destroy(&n->cv);
 	pthread_mutex_destroy(&n->mu);
 	pthread_mutex_destroy(&n->status_mu);
+	node_members_fini(n);
 	free(n->decoded);
 	free(n->snap_chunk);
 	free(n->name);
@@ -199,6 +203,8 @@ static void node_push(struct node *n, struct node_event *ev)
 void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, node_done_fn done,
 		  void *ctx)
 {
+	uint64_t start_us = node_mono_us();
+	atomic_fetch_add_explicit(&n->counters.proposals, 1, memory_order_relaxed);
 	/* Space and size are checked here, before the change enters the log, so
 	 * that apply stays deterministic on every replica. */
 	struct store_rtxn *rt;
@@ -208,6 +214,7 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 		store_rend(rt);
 	}
 	if (rc < 0) {
+		node_metrics_proposal_done(n, rc, start_us);
 		done(ctx, rc, NULL);
 		return;
 	}
@@ -217,6 +224,7 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 	if (!p || !ev) {
 		free(p);
 		free(ev);
+		node_metrics_proposal_done(n, QFS_ENOMEM, start_us);
 		done(ctx, QFS_ENOMEM, NULL);
 		return;
 	}
@@ -224,6 +232,7 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 	if (enc < 0) {
 		free(p);
 		free(ev);
+		node_metrics_proposal_done(n, (int)enc, start_us);
 		done(ctx, (int)enc, NULL);
 		return;
 	}
@@ -231,6 +240,7 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 	p->done = done;
 	p->ctx = ctx;
 	p->kernel_knows = kernel_knows;
+	p->start_us = start_us;
 	ev->kind = NODE_EV_PROPOSE;
 	ev->pending = p;
 
@@ -239,6 +249,7 @@ void node_propose(struct node *n, const struct qfs_cmd *c, bool kernel_knows, no
 		pthread_mutex_unlock(&n->mu);
 		free(p);
 		free(ev);
+		node_metrics_proposal_done(n, QFS_ESHUTDOWN, start_us);
 		done(ctx, QFS_ESHUTDOWN, NULL);
 		return;
 	}
@@ -353,6 +364,7 @@ static void *node_loop(void *arg)
 				n->next_tick_ms = n->now_ms + n->opt.tick_ms;
 			raft_tick(n->raft);
 			node_cluster_tick(n);
+			node_members_tick(n);
 			node_expire_pending(n);
 			node_reads_tick(n);
 		}
@@ -422,14 +434,19 @@ int node_start(struct node *n)
 	if (n->listen) {
 		struct net_config cfg = {.listen = n->listen, .self_id = n->id,
 					 .cluster_id = n->cluster_id};
-		int rc = net_new(&n->net, &cfg, node_on_net, n);
+		struct net *net;
+		int rc = net_new(&net, &cfg, node_on_net, n);
 		if (rc < 0) {
 			log_error("cannot listen on %s: %s", n->listen, qfs_strerror(rc));
 			return rc;
 		}
+		pthread_mutex_lock(&n->status_mu); /* node_metrics_render reads it */
+		n->net = net;
+		pthread_mutex_unlock(&n->status_mu);
 		node_cluster_connect(n);
 	}
 	node_status_refresh(n);
+	node_members_refresh(n);
 	if (pthread_create(&n->thread, NULL, node_loop, n) != 0)
 		return QFS_ENOMEM;
 	n->started = true;
@@ -452,6 +469,7 @@ void node_stop(struct node *n)
 	while (ev) {
 		struct node_event *next = ev->next;
 		if (ev->kind == NODE_EV_PROPOSE) {
+			node_metrics_proposal_done(n, QFS_ESHUTDOWN, ev->pending->start_us);
 			ev->pending->done(ev->pending->ctx, QFS_ESHUTDOWN, NULL);
 			free(ev->pending);
 		}
@@ -463,8 +481,11 @@ void node_stop(struct node *n)
 		free(ev);
 		ev = next;
 	}
-	net_free(n->net);
+	pthread_mutex_lock(&n->status_mu); /* node_metrics_render reads it */
+	struct net *net = n->net;
 	n->net = NULL;
+	pthread_mutex_unlock(&n->status_mu);
+	net_free(net);
 }
 
 void node_status(struct node *n, struct node_status *st)

@@ -14,6 +14,7 @@
 #define QFS_NODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quorumfs/command.h"
@@ -94,6 +95,37 @@ struct node_status {
 	unsigned voters, learners;
 };
 void node_status(struct node *n, struct node_status *st);
+
+/* One live member as this node sees it (members/ in INTERFACE §5). */
+struct node_member_info {
+	char name[256];
+	char address[513];     /* its advertised peer URL ("" for a single node) */
+	char role[16];         /* leader, follower, candidate, learner */
+	uint64_t term;         /* its current term as it last reported */
+	uint64_t last_seen_ms; /* ms since it was last heard from (0: this node itself) */
+	uint64_t applied;      /* its applied index as it last reported */
+	double load;           /* its 1-minute load average (getloadavg) */
+	uint64_t uptime_s;     /* seconds since its daemon started */
+	char version[32];      /* its quorumfs version string (QFS_VERSION, as --version) */
+};
+/* The live members as this node sees them, sorted by name; returns how many
+ * were written (<= cap).  Any thread (reads a copy under a mutex).  A member
+ * is live while last_seen_ms < --dead-after; the leader's table reaches the
+ * other nodes every heartbeat, so the leader's own last_seen_ms elsewhere is
+ * the time since that table arrived (a heartbeat or less while healthy). */
+unsigned node_members(struct node *n, struct node_member_info *out, unsigned cap);
+
+/* Appends this node's metrics to t in the Prometheus text format (names
+ * quorumfs_*; every metric is listed in docs/usage.md "Monitoring").  Any
+ * thread, any time between node_new and node_free.  0, or QFS_ENOMEM when t
+ * ran out of memory (t->err). */
+struct qfs_text;
+int node_metrics_render(struct node *n, struct qfs_text *t);
+
+/* Health for load balancers and probes (any thread): 1 when a leader is
+ * known, there is quorum and this node has applied everything it knows is
+ * committed; else 0 with a short reason in why (NUL-terminated, cap bytes). */
+int node_health(struct node *n, char *why, size_t cap);
 
 /* A data directory belongs to one node name, recorded at first start.
  * Fills `out` with the name to run as: the recorded one, unless `requested`

@@ -1,6 +1,6 @@
 /* Internal to node/: the loop's state, shared by its files.  Everything here
- * is touched by the loop thread only, except the event queue (mu) and the
- * status copy (status_mu). */
+ * is touched by the loop thread only, except the event queue (mu), the
+ * status copy (status_mu) and the members/ copy (members_mu). */
 #ifndef QFS_NODE_INTERNAL_H
 #define QFS_NODE_INTERNAL_H
 
@@ -10,8 +10,10 @@
 
 #include "net/net.h"
 #include "node/node.h"
+#include "quorumfs/error.h"
 #include "raft/raft.h"
 #include "store/raftlog.h"
+#include "util/metrics.h"
 
 #define NODE_PENDING_BUCKETS 1024u
 #define NODE_ENVELOPE_VERSION 1u
@@ -71,6 +73,20 @@ struct node_member {
 #define NODE_ANNOUNCE_MS 1000u
 #define NODE_REFORWARD_MS 1000u /* a forward not applied by then is sent again */
 
+/* members/ (node_members.c): one member as last heard.  On the leader, heard
+ * from the member itself; elsewhere, a copy of the leader's table. */
+struct node_live {
+	uint64_t id, term, applied;
+	uint32_t load_milli, uptime_s;
+	uint8_t role;      /* enum net_role */
+	uint32_t age_ms;   /* its age when it arrived (the sender's last_seen_ms) */
+	uint64_t heard_ms; /* local monotonic time it arrived */
+	char name[NET_MAX_NAME + 1];
+	char address[NET_MAX_URL + 1];
+	char version[NET_MAX_VERSION + 1];
+};
+#define NODE_DEAD_AFTER_MS 3000u /* --dead-after default */
+
 struct node_event {
 	struct node_event *next;
 	enum node_event_kind kind;
@@ -99,11 +115,28 @@ struct node_pending {
 	                           failure is ETIMEDOUT (unknown), never EROFS */
 	uint64_t deadline_ms;
 	uint64_t retry_ms;       /* NODE_P_WAITING: not before (after a refusal) */
+	uint64_t start_us;       /* node_propose, monotonic: commit latency */
 	node_done_fn done;
 	void *ctx;
 	bool kernel_knows;
 	size_t len;
 	uint8_t entry[];        /* envelope + command bytes: the log entry's data */
+};
+
+/* Counters for node_metrics_render (node_metrics.c).  Bumped by the loop
+ * thread (and by proposers, in node_propose), read by any thread: relaxed
+ * atomics, no lock.  failed[] is indexed by rc - QFS_ERROR_BASE_ (slot 0:
+ * a code outside the table). */
+#define NODE_RC_SLOTS ((unsigned)(QFS_ERROR_END_ - QFS_ERROR_BASE_))
+struct node_counters {
+	_Atomic uint64_t proposals;             /* node_propose calls */
+	_Atomic uint64_t failed[NODE_RC_SLOTS]; /* completed with rc < 0, by rc */
+	struct qfs_hist commit_latency;         /* node_propose -> applied here (rc 0) */
+	_Atomic uint64_t entries_applied;       /* log entries applied (all kinds) */
+	_Atomic uint64_t leader_changes;        /* a new leader became known */
+	_Atomic uint64_t term_changes;          /* the term this node is in grew */
+	_Atomic uint64_t snapshots_written;
+	_Atomic uint64_t snapshots_installed;
 };
 
 struct node {
@@ -151,12 +184,34 @@ struct node {
 	/* Admin socket for quorumctl (node_admin.c). */
 	struct node_admin *admin;
 
-	/* Copy for node_status(), refreshed by the loop. */
+	/* Copy for node_status(), refreshed by the loop.  status_mu also
+	 * guards publishing and withdrawing `net` (node_start/node_stop), so
+	 * node_metrics_render may read its counters from any thread. */
 	pthread_mutex_t status_mu;
 	struct node_status status;
+
+	/* members/ (node_members.c).  The table is the loop's (this node's
+	 * own record included); node_members() reads the sorted copy under
+	 * members_mu, a leaf lock (never taken with mu or status_mu held). */
+	uint64_t start_ms;     /* monotonic, at node_new: uptime_s */
+	uint32_t live_ticks;   /* ticks since the last report or table sent */
+	struct node_live live[NET_MAX_MEMBERS];
+	unsigned n_live;
+	pthread_mutex_t members_mu;
+	struct node_live members_copy[NET_MAX_MEMBERS]; /* sorted by name */
+	unsigned n_members_copy;
+
+	struct node_counters counters;
+	uint64_t seen_term; /* loop thread: for counters.term_changes */
 };
 
 uint64_t node_mono_ms(void);
+
+/* node_metrics.c */
+uint64_t node_mono_us(void);
+/* A proposal completed with rc (any thread): failure counters, and the
+ * commit latency when rc is 0 (start_us: from node_mono_us). */
+void node_metrics_proposal_done(struct node *n, int rc, uint64_t start_us);
 
 /* node_propose.c */
 void node_pending_add(struct node *n, struct node_pending *p);
@@ -205,5 +260,12 @@ void node_cluster_adopt(struct node *n, uint64_t cluster_id);
 void node_snap_path(const struct node *n, char *buf, size_t cap, const char *what,
 		    uint64_t index, uint64_t term);
 void node_status_refresh(struct node *n);
+
+/* node_members.c */
+void node_members_init(struct node *n);
+void node_members_fini(struct node *n);
+void node_members_tick(struct node *n);
+void node_members_refresh(struct node *n);
+void node_handle_liveness(struct node *n, const struct net_msg *m);
 
 #endif

@@ -53,6 +53,7 @@ void node_pending_finish(struct node *n, struct node_pending *p, int rc,
 		n->pending_all = p->next_all;
 	if (p->next_all)
 		p->next_all->prev_all = p->prev_all;
+	node_metrics_proposal_done(n, rc, p->start_us);
 	p->done(p->ctx, rc, res);
 	free(p);
 }

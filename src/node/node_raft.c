@@ -491,6 +491,9 @@ void node_handle_net(struct node *n, const uint8_t *bytes, size_t len)
 	case NET_JOIN:
 		node_handle_join(n, m);
 		break;
+	case NET_LIVENESS:
+		node_handle_liveness(n, m);
+		break;
 	default:
 		break;
 	}

@@ -180,7 +180,8 @@ void qfs_hist_render(struct qfs_text *t, const char *name, const char *help,
 			break;
 		}
 		char le[48];
-		snprintf(le, sizeof le, "le=\"%.15g\"", (double)((uint64_t)QFS_HIST_FIRST_US << i) / 1e6);
+		double bound_s = (double)((uint64_t)QFS_HIST_FIRST_US << i) / 1e6;
+		snprintf(le, sizeof le, "le=\"%.15g\"", bound_s);
 		qfs_metric_u64(t, series, le, cum);
 	}
 	snprintf(series, sizeof series, "%s_sum", name);

@@ -20,7 +20,8 @@ struct qfs_text {
 	int err; /* 0, or QFS_ENOMEM once an append failed (later appends do nothing) */
 };
 void qfs_text_init(struct qfs_text *t);
-void qfs_text_printf(struct qfs_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void qfs_text_printf(struct qfs_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void qfs_text_free(struct qfs_text *t);
 
 /* Prometheus text exposition helpers.  name: a valid metric name (asserted);

@@ -112,6 +112,10 @@ struct sample {
 	uint8_t blob[RAFT_MAX_CC_CONTEXT];
 	char name[NET_MAX_NAME + 1];
 	char url[NET_MAX_URL + 1];
+	struct net_member_rec members[NET_MAX_MEMBERS];
+	char mname[NET_MAX_MEMBERS][NET_MAX_NAME + 1];
+	char maddr[NET_MAX_MEMBERS][NET_MAX_URL + 1];
+	char mver[NET_MAX_MEMBERS][NET_MAX_VERSION + 1];
 };
 
 static void rnd_raft(struct sample *s, uint8_t type)
@@ -170,6 +174,38 @@ static void rnd_string(char *dst, size_t max)
 	dst[n] = 0;
 }
 
+/* 0..max bytes (liveness addresses and versions may be empty). */
+static void rnd_string0(char *dst, size_t max)
+{
+	if (rnd_below(4) == 0)
+		dst[0] = 0;
+	else
+		rnd_string(dst, max);
+}
+
+/* A liveness table of `count` random records (strings of any legal size). */
+static void rnd_liveness(struct sample *s, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		struct net_member_rec *r = &s->members[i];
+		r->id = rnd() | 1;
+		r->term = rnd();
+		r->applied = rnd();
+		r->load_milli = (uint32_t)rnd();
+		r->uptime_s = (uint32_t)rnd();
+		r->last_seen_ms = (uint32_t)rnd();
+		r->role = (uint8_t)(NET_ROLE_LEADER + rnd_below(NET_ROLE_MAX_ - NET_ROLE_LEADER));
+		rnd_string(s->mname[i], NET_MAX_NAME);
+		rnd_string0(s->maddr[i], NET_MAX_URL);
+		rnd_string0(s->mver[i], NET_MAX_VERSION);
+		r->name = s->mname[i];
+		r->address = s->maddr[i];
+		r->version = s->mver[i];
+	}
+	s->m.u.live.count = count;
+	s->m.u.live.members = count ? s->members : NULL;
+}
+
 static void rnd_other(struct sample *s, uint8_t kind)
 {
 	memset(&s->m, 0, sizeof s->m);
@@ -203,6 +239,10 @@ static void rnd_other(struct sample *s, uint8_t kind)
 		rnd_string(s->url, NET_MAX_URL);
 		s->m.u.join.name = s->name;
 		s->m.u.join.url = s->url;
+		break;
+	case NET_LIVENESS:
+		/* Mostly small tables: the truncation test decodes every prefix. */
+		rnd_liveness(s, rnd_below(8) == 0 ? 0 : 1 + rnd_below(4));
 		break;
 	}
 }
@@ -306,6 +346,25 @@ static void assert_same(const struct net_msg *want, const struct net_decoded *d,
 		assert_string_equal(want->u.join.name, got->u.join.name);
 		assert_string_equal(want->u.join.url, got->u.join.url);
 		break;
+	case NET_LIVENESS:
+		assert_int_equal(want->u.live.count, got->u.live.count);
+		assert_true(got->u.live.count ? got->u.live.members == d->members
+		                              : got->u.live.members == NULL);
+		for (uint32_t i = 0; i < want->u.live.count; i++) {
+			const struct net_member_rec *x = &want->u.live.members[i];
+			const struct net_member_rec *y = &got->u.live.members[i];
+			assert_int_equal(x->id, y->id);
+			assert_int_equal(x->term, y->term);
+			assert_int_equal(x->applied, y->applied);
+			assert_int_equal(x->load_milli, y->load_milli);
+			assert_int_equal(x->uptime_s, y->uptime_s);
+			assert_int_equal(x->last_seen_ms, y->last_seen_ms);
+			assert_int_equal(x->role, y->role);
+			assert_string_equal(x->name, y->name);
+			assert_string_equal(x->address, y->address);
+			assert_string_equal(x->version, y->version);
+		}
+		break;
 	}
 }
 
@@ -381,6 +440,19 @@ static void test_roundtrip_other_kinds(void **state)
 	s.m.cluster_id = 0;
 	roundtrip(&s.m);
 	assert_string_equal(dec->msg.u.join.url, "tcp://10.0.0.1:7400");
+	/* An empty table; a record with empty address and version; extremes. */
+	rnd_other(&s, NET_LIVENESS);
+	rnd_liveness(&s, 0);
+	roundtrip(&s.m);
+	assert_null(dec->msg.u.live.members);
+	rnd_liveness(&s, 1);
+	s.maddr[0][0] = 0;
+	s.mver[0][0] = 0;
+	s.members[0].load_milli = UINT32_MAX;
+	s.members[0].last_seen_ms = 0;
+	s.members[0].role = NET_ROLE_LEARNER;
+	roundtrip(&s.m);
+	assert_string_equal(dec->msg.u.live.members[0].address, "");
 }
 
 /* ---------------------------------------------------------------- truncation */
@@ -737,6 +809,151 @@ static void test_lying_lengths_rejected(void **state)
 	free(buf);
 }
 
+/* ---------------------------------------------------------------- liveness */
+
+/* Offsets inside a NET_LIVENESS body: count u16, then records of id, term,
+ * applied u64, load_milli, uptime_s, last_seen_ms u32, role u8, then name,
+ * address and version, each a u16 length and its bytes. */
+#define L_COUNT (RB)
+#define L_REC0 (RB + NET_LIVENESS_FIXED)
+#define L_ROLE 36u
+#define L_NAME_LEN 37u
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* A fixed two-record table: record 0 is n1 / tcp://a:1 / 0.1.0 (59 bytes),
+ * record 1 is n2 with empty address and version (45 bytes). */
+static void fixed_liveness(struct sample *s)
+{
+	memset(&s->m, 0, sizeof s->m);
+	s->m.kind = NET_LIVENESS;
+	s->m.cluster_id = 7;
+	s->m.from = 1;
+	s->m.to = 2;
+	rnd_liveness(s, 2);
+	strcpy(s->mname[0], "n1");
+	strcpy(s->maddr[0], "tcp://a:1");
+	strcpy(s->mver[0], "0.1.0");
+	strcpy(s->mname[1], "n2");
+	s->maddr[1][0] = 0;
+	s->mver[1][0] = 0;
+}
+
+static void test_liveness_rejects(void **state)
+{
+	(void)state;
+	static struct sample s;
+	fixed_liveness(&s);
+	size_t len;
+	uint8_t *buf = encode(&s.m, &len);
+	assert_int_equal(len, NET_HDR_SIZE + NET_LIVENESS_FIXED + 59 + 45);
+	const size_t rec1 = L_REC0 + 59;
+	uint8_t *b = malloc(len + 64);
+	assert_non_null(b);
+	assert_int_equal(decode_copy(buf, len, dec), 0);
+
+	/* Counts the bytes do not back, or that leave bytes over. */
+	uint16_t counts[] = {0, 1, 3, NET_MAX_MEMBERS, NET_MAX_MEMBERS + 1, 0xffff};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		memcpy(b, buf, len);
+		put16(b + L_COUNT, counts[i]);
+		refix(b, len);
+		expect_reject(b, len, NET_DROP_GARBAGE);
+	}
+	/* String lengths that lie: past the end, over the cap, zero for a name. */
+	uint16_t name_lies[] = {0, 1, 3, 200, NET_MAX_NAME + 1, 0xffff};
+	for (size_t i = 0; i < sizeof name_lies / sizeof name_lies[0]; i++) {
+		memcpy(b, buf, len);
+		put16(b + L_REC0 + L_NAME_LEN, name_lies[i]);
+		refix(b, len);
+		expect_reject(b, len, NET_DROP_GARBAGE);
+	}
+	uint16_t addr_lies[] = {8, 10, NET_MAX_URL + 1, 0xffff};
+	for (size_t i = 0; i < sizeof addr_lies / sizeof addr_lies[0]; i++) {
+		memcpy(b, buf, len);
+		put16(b + L_REC0 + 41, addr_lies[i]);
+		refix(b, len);
+		expect_reject(b, len, NET_DROP_GARBAGE);
+	}
+	memcpy(b, buf, len);
+	put16(b + len - 2, 1); /* the last version's length: past the end */
+	refix(b, len);
+	expect_reject(b, len, NET_DROP_GARBAGE);
+	/* NUL inside each string. */
+	size_t nul_at[] = {L_REC0 + 39 + 1, L_REC0 + 43 + 4, L_REC0 + 54 + 2};
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(b, buf, len);
+		b[nul_at[i]] = 0;
+		refix(b, len);
+		expect_reject(b, len, NET_DROP_GARBAGE);
+	}
+	/* Field values out of range. */
+	uint8_t roles[] = {0, NET_ROLE_MAX_, 255};
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(b, buf, len);
+		b[rec1 + L_ROLE] = roles[i];
+		refix(b, len);
+		expect_reject(b, len, NET_DROP_GARBAGE);
+	}
+	memcpy(b, buf, len);
+	memset(b + rec1, 0, 8); /* id 0 */
+	refix(b, len);
+	expect_reject(b, len, NET_DROP_GARBAGE);
+	/* Trailing byte. */
+	memcpy(b, buf, len);
+	b[len] = 0;
+	refix(b, len + 1);
+	expect_reject(b, len + 1, NET_DROP_GARBAGE);
+
+	/* A version one byte over its cap, the bytes present: refused for its
+	 * size only (the same construction with the cap itself decodes). */
+	for (size_t vl = NET_MAX_VERSION; vl <= NET_MAX_VERSION + 1; vl++) {
+		memcpy(b, buf, len);
+		put16(b + len - 2, (uint16_t)vl);
+		memset(b + len, 'v', vl);
+		refix(b, len + vl);
+		if (vl == NET_MAX_VERSION) {
+			assert_int_equal(decode_copy(b, len + vl, dec), 0);
+			assert_int_equal(strlen(dec->msg.u.live.members[1].version), vl);
+		} else {
+			expect_reject(b, len + vl, NET_DROP_GARBAGE);
+		}
+	}
+	free(b);
+	free(buf);
+
+	/* An oversized count whose records are all present: a full table of
+	 * minimal records, plus one more. */
+	memset(&s.m, 0, sizeof s.m);
+	s.m.kind = NET_LIVENESS;
+	s.m.from = 1;
+	s.m.to = 2;
+	rnd_liveness(&s, NET_MAX_MEMBERS);
+	for (uint32_t i = 0; i < NET_MAX_MEMBERS; i++) {
+		strcpy(s.mname[i], "x");
+		s.maddr[i][0] = 0;
+		s.mver[i][0] = 0;
+	}
+	buf = encode(&s.m, &len);
+	const size_t one = NET_MEMBER_FIXED + 1;
+	assert_int_equal(len, NET_HDR_SIZE + NET_LIVENESS_FIXED + NET_MAX_MEMBERS * one);
+	assert_int_equal(decode_copy(buf, len, dec), 0);
+	b = malloc(len + one);
+	assert_non_null(b);
+	memcpy(b, buf, len);
+	memcpy(b + len, buf + len - one, one);
+	b[len] ^= 0x10; /* another id */
+	put16(b + L_COUNT, NET_MAX_MEMBERS + 1);
+	refix(b, len + one);
+	expect_reject(b, len + one, NET_DROP_GARBAGE);
+	free(b);
+	free(buf);
+}
+
 /* ---------------------------------------------------------------- encoder refusals */
 
 static void expect_einval(const struct net_msg *m)
@@ -832,6 +1049,55 @@ static void test_encoder_refuses_what_decoder_would(void **state)
 	rnd_other(&s, NET_JOIN);
 	s.m.u.join.url = NULL;
 	expect_einval(&s.m);
+	rnd_other(&s, NET_LIVENESS);
+	rnd_liveness(&s, NET_MAX_MEMBERS);
+	s.m.u.live.count = NET_MAX_MEMBERS + 1;
+	expect_einval(&s.m);
+	s.m.u.live.count = 1;
+	s.m.u.live.members = NULL;
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.members[1].id = 0;
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.members[1].role = 0;
+	expect_einval(&s.m);
+	s.members[1].role = NET_ROLE_MAX_;
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.mname[1][0] = 0; /* a record always names its node */
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.members[1].name = NULL;
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.members[1].address = NULL;
+	expect_einval(&s.m);
+	rnd_liveness(&s, 2);
+	s.members[1].version = NULL;
+	expect_einval(&s.m);
+	/* Strings at their caps encode; one byte over does not. */
+	rnd_liveness(&s, 2);
+	memset(s.mname[1], 'n', NET_MAX_NAME);
+	s.mname[1][NET_MAX_NAME] = 0;
+	memset(s.mver[1], 'v', NET_MAX_VERSION);
+	s.mver[1][NET_MAX_VERSION] = 0;
+	size_t ok_size;
+	assert_int_equal(net_encoded_size(&s.m, &ok_size), 0);
+	static char long_str[NET_MAX_URL + 2];
+	memset(long_str, 'u', NET_MAX_URL + 1);
+	rnd_liveness(&s, 2);
+	s.members[1].address = long_str; /* NET_MAX_URL + 1 bytes */
+	expect_einval(&s.m);
+	long_str[NET_MAX_NAME + 1] = 0;
+	rnd_liveness(&s, 2);
+	s.members[0].name = long_str; /* NET_MAX_NAME + 1 bytes */
+	expect_einval(&s.m);
+	long_str[NET_MAX_VERSION + 1] = 0;
+	rnd_liveness(&s, 2);
+	s.members[1].version = long_str; /* NET_MAX_VERSION + 1 bytes */
+	expect_einval(&s.m);
+
 	rnd_other(&s, NET_FORWARD);
 	s.m.to = 0; /* only a JOIN may go to 0 */
 	expect_einval(&s.m);
@@ -977,6 +1243,29 @@ static void test_max_sizes(void **state)
 	name[NET_MAX_NAME] = 0;
 	url[NET_MAX_URL] = 'u';
 	expect_einval(&m);
+	url[NET_MAX_URL] = 0;
+
+	/* A full liveness table with every string at its cap: the largest
+	 * NET_LIVENESS, well inside NET_MAX_BODY. */
+	static struct sample s;
+	memset(&s.m, 0, sizeof s.m);
+	s.m.kind = NET_LIVENESS;
+	s.m.from = 1;
+	s.m.to = 2;
+	rnd_liveness(&s, NET_MAX_MEMBERS);
+	for (uint32_t i = 0; i < NET_MAX_MEMBERS; i++) {
+		memset(s.mname[i], 'n', NET_MAX_NAME);
+		s.mname[i][NET_MAX_NAME] = 0;
+		memset(s.maddr[i], 'a', NET_MAX_URL);
+		s.maddr[i][NET_MAX_URL] = 0;
+		memset(s.mver[i], 'v', NET_MAX_VERSION);
+		s.mver[i][NET_MAX_VERSION] = 0;
+	}
+	buf = encode(&s.m, &len);
+	assert_int_equal(len, NET_HDR_SIZE + NET_LIVENESS_FIXED + NET_MAX_MEMBERS * NET_MEMBER_MAX);
+	assert_int_equal(net_decode(buf, len, dec), 0);
+	assert_same(&s.m, dec, buf, len);
+	free(buf);
 
 	/* Anything longer than NET_MAX_MSG is refused before it is read. */
 	assert_int_equal(net_decode(data, NET_MAX_MSG + 1, dec), QFS_ECORRUPT);
@@ -1011,6 +1300,7 @@ static void test_names(void **state)
 {
 	(void)state;
 	assert_string_equal(net_kind_name(NET_JOIN), "join");
+	assert_string_equal(net_kind_name(NET_LIVENESS), "liveness");
 	assert_string_equal(net_kind_name(0), "unknown");
 	assert_string_equal(net_drop_name(NET_DROP_CRC), "bad checksum");
 	assert_string_equal(net_drop_name(NET_DROP_MAX_), "unknown");
@@ -1034,6 +1324,7 @@ int main(void)
 	    cmocka_unit_test(test_flipped_bytes_rejected),
 	    cmocka_unit_test(test_header_checks),
 	    cmocka_unit_test(test_lying_lengths_rejected),
+	    cmocka_unit_test(test_liveness_rejects),
 	    cmocka_unit_test(test_encoder_refuses_what_decoder_would),
 	    cmocka_unit_test(test_max_sizes),
 	    cmocka_unit_test(test_random_bytes_never_crash),
