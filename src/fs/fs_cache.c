@@ -35,10 +35,10 @@ static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const ch
 	pthread_mutex_unlock(&fs->inval_mu);
 }
 
-void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows)
+void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows, bool orphan)
 {
 	struct fs *fs = ctx;
-	fs_dq_applied(fs, res);
+	fs_dq_applied(fs, res, orphan);
 	fs_watch_applied(fs, res);
 	if (kernel_knows || res->rc < 0 || !fs->inval_started)
 		return;

@@ -184,7 +184,7 @@ void fs_special_free(struct fs *fs);
 
 /* Dequeue (fs_queue.c): the open of DIR/.dequeue. */
 void fs_dq_open(fuse_req_t req, uint64_t dir, struct fuse_file_info *fi);
-void fs_dq_applied(struct fs *fs, const struct store_result *res);
+void fs_dq_applied(struct fs *fs, const struct store_result *res, bool orphan);
 void fs_dq_stop(struct fs *fs);
 
 /* Watch (fs_watch.c). */
@@ -199,7 +199,7 @@ void fs_watch_free(struct fs *fs);
 int fs_getattr_of(struct fs *fs, uint64_t ino, struct qfs_attr *a);
 void fs_attr_to_stat(const struct fs *fs, const struct qfs_attr *a, struct stat *st);
 void fs_fill_entry(const struct fs *fs, const struct qfs_attr *a, struct fuse_entry_param *e);
-void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows);
+void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows, bool orphan);
 
 /* Write-side ops (fs_write.c). */
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

@@ -6,6 +6,9 @@
  * queue parks the open (no FUSE thread waits) until a key appears in DIR on
  * any node, then tries again; O_NONBLOCK gets EAGAIN instead.
  *
+ * A DEQUEUE that commits after its opener gave up (ETIMEDOUT: outcome
+ * unknown) is put back the same way when it applies here.
+ *
  * A signal interrupts a parked open at once.  One whose DEQUEUE is already
  * in flight may still get an item: it is put back under its own name (a
  * create-if-absent, so it keeps its place in the queue) and the open fails
@@ -173,10 +176,16 @@ void fs_dq_open(fuse_req_t req, uint64_t dir, struct fuse_file_info *fi)
 
 /* On the loop thread for every applied change: a key that appeared in a
  * directory with parked dequeues wakes them to try again. */
-void fs_dq_applied(struct fs *fs, const struct store_result *res)
+void fs_dq_applied(struct fs *fs, const struct store_result *res, bool orphan)
 {
 	if (res->rc < 0 || res->n_changed_entry == 0)
 		return;
+	if (orphan && res->op == QFS_OP_DEQUEUE) {
+		/* Our consumer gave up (ETIMEDOUT) before this pop committed:
+		 * nobody will read the item, so it goes back. */
+		fs_dq_requeue(fs, res->changed_entry[0].parent, res);
+		return;
+	}
 	pthread_mutex_lock(&fs->dq_mu);
 	if (!fs->dq_parked) {
 		pthread_mutex_unlock(&fs->dq_mu);

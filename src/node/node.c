@@ -336,6 +336,19 @@ static struct node_event *node_wait(struct node *n, bool *stopping)
 	return batch;
 }
 
+/* The only voter needs nobody's vote: it leads at once instead of after an
+ * election timeout (a single node serves writes from its first request). */
+static void node_campaign_if_alone(struct node *n)
+{
+	struct raft_status *st = malloc(sizeof *st);
+	if (!st)
+		return;
+	raft_status(n->raft, st);
+	if (st->is_voter && st->conf.n_voters == 1 && st->role != RAFT_LEADER)
+		raft_campaign(n->raft);
+	free(st);
+}
+
 static void *node_loop(void *arg)
 {
 	struct node *n = arg;
@@ -445,6 +458,9 @@ int node_start(struct node *n)
 		pthread_mutex_unlock(&n->status_mu);
 		node_cluster_connect(n);
 	}
+	/* The loop does not run yet: this thread may drive Raft until then. */
+	node_campaign_if_alone(n);
+	node_process_ready(n);
 	node_status_refresh(n);
 	node_members_refresh(n);
 	if (pthread_create(&n->thread, NULL, node_loop, n) != 0)

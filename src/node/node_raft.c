@@ -372,7 +372,7 @@ static void node_process_one(struct node *n)
 		if (p)
 			node_pending_finish(n, p, 0, &a->res);
 		if (n->on_applied)
-			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows);
+			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows, mine && !p);
 		store_result_release(&a->res);
 	}
 	free(applied);

@@ -992,6 +992,7 @@ int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 		store_result_release(res);
 		memset(res, 0, sizeof *res);
 		res->rc = k.rc;
+		res->op = c->op;
 	} else if (r == 0 && s->nested_apply) {
 		int rc = mdb_txn_commit(k.txn);
 		if (rc != 0)
@@ -1010,6 +1011,7 @@ int store_apply(struct store_wtxn *t, uint64_t index, const struct qfs_cmd *c,
 	}
 	t->meta.applied = index;
 	res->revision = t->meta.revision;
+	res->op = c->op;
 	if (k.rc == 0 && k.mutated) {
 		k.txn = t->txn; /* a nested txn is committed into it by now */
 		res_event_paths(&k);

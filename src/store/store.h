@@ -51,6 +51,7 @@ struct qfs_attr {
 enum store_event_kind { STORE_EV_PUT = 1, STORE_EV_DELETE = 2 };
 struct store_result {
 	int rc;                    /* 0 or negative QFS_E* (EEXIST, ENOENT, ...) */
+	uint8_t op;                /* the command's op (enum qfs_op) */
 	struct qfs_attr attr;      /* CREATE: the new (or kept) key; PUT/WRITE/APPEND/
 	                              SETATTR: the key after the change */
 	uint64_t revision;         /* cluster revision after this command */
