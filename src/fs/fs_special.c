@@ -450,9 +450,12 @@ bool fs_special_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		     v.kind == FS_V_MEMBER_FILE || v.kind == FS_V_STATUS || v.kind == FS_V_METRICS;
 	if (vkind_is_dir(v.kind))
 		return fuse_reply_err(req, EISDIR), true;
-	/* Read-only views refuse writers, write-only entries refuse readers. */
+	/* Read-only entries refuse writers, write-only ones readers: the
+	 * cluster views with EACCES (INTERFACE §5), the special entries with
+	 * EPERM, as for any attempt to make a key of their name (touch). */
+	bool view = v.kind == FS_V_MEMBER_FILE || v.kind == FS_V_STATUS || v.kind == FS_V_METRICS;
 	if ((reads && acc != O_RDONLY) || (!reads && acc == O_RDONLY))
-		return fuse_reply_err(req, EACCES), true;
+		return fuse_reply_err(req, view ? EACCES : EPERM), true;
 	if (v.kind == FS_V_DEQUEUE) {
 		fs_dq_open(req, v.dir, fi);
 		return true;
