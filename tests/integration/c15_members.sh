@@ -10,11 +10,12 @@
 #   quorum=yes, voters=3, learners=0, revision, version;
 # - kill -9 of a follower (n3 unless it leads): it vanishes from members/ on
 #   both survivors within dead-after + 1 s; restarted, it reappears on both
-#   (and on itself) with a fresh uptime_s.
+#   (and on itself) with a fresh uptime_s;
+# - a fourth node joining with --join is listed everywhere with role=learner.
 . "$(dirname "$0")/cluster_lib.sh"
 DEAD=1
 CL_OPTS=(--write-timeout 2s --dead-after "${DEAD}s")
-cl_setup 3
+cl_setup 4 # n4 joins as a learner at the end
 cl_start_all
 echo x >"${CL_MNT[1]}/k" || fail "write failed"
 cl_sync 1 10
@@ -124,4 +125,20 @@ for i in "${S[@]}"; do
 	[[ "$up" =~ ^([0-9]|1[0-5])$ ]] || fail "uptime_s of the restarted $VN on ${CL_NAME[i]} is '$up', expected <= 15"
 	check_eq "$(field "$i" "$VN" role)" follower "role of the restarted $VN on ${CL_NAME[i]}"
 done
+# A learner (joined, not promoted) is a member too.
+cl_start_join 4 1
+t0=$(now_ms)
+if wait_listing "n1 n2 n3 n4 " 10 1 2 3 4; then
+	qfs_log "learner n4 in members/ everywhere $(($(now_ms) - t0)) ms after it served"
+else
+	fail "learner n4 not in members/ everywhere 10 s after joining: $(for i in 1 2 3 4; do printf '%s: %s| ' "${CL_NAME[i]}" "$(listing "$i")"; done)"
+fi
+# n4 calls itself a follower until it has applied its own admission.
+end=$(($(now_ms) + 3000))
+for i in 1 2 3 4; do
+	while [ "$(field "$i" n4 role)" != learner ] && [ "$(now_ms)" -lt "$end" ]; do sleep 0.1; done
+	check_eq "$(field "$i" n4 role)" learner "role of n4 in members/ on ${CL_NAME[i]}"
+done
+check_eq "$(sfield 4 role)" learner ".status role on n4"
+check_eq "$(sfield 1 learners)" 1 ".status learners on n1 with n4 joined"
 cl_done
