@@ -94,6 +94,10 @@ int qfs_cmd_decode(const uint8_t *buf, size_t len, struct qfs_cmd *c);
  * every directory, and `members`, `.status`, `.metrics` at the root.
  * Returns 1 when reserved, 0 otherwise. */
 int qfs_name_reserved(uint64_t parent_ino, const char *name, size_t len);
+/* The REV of `DIR/.cas/REV/NAME`: 1 to 20 decimal digits that fit in 64
+ * bits, nothing else (no sign, no spaces).  0 or QFS_EINVAL. */
+int qfs_rev_parse(const char *s, size_t len, uint64_t *out);
+
 /* 0 when `name` is a valid component (non-empty, no '/', no NUL, not . or ..,
  * at most QFS_NAME_MAX), QFS_ENAMETOOLONG or QFS_EINVAL otherwise. */
 int qfs_name_check(const char *name, size_t len);

@@ -218,25 +218,6 @@ static void reply_ventry(fuse_req_t req, struct fs *fs, const struct fs_vnode *v
 
 /* ------------------------------------------------------------ lookup */
 
-/* REV of `.cas/REV/`: 1-20 decimal digits that fit in 64 bits. */
-static int parse_rev(const char *s, uint64_t *out)
-{
-	size_t len = strlen(s);
-	if (len == 0 || len > 20)
-		return QFS_EINVAL;
-	uint64_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return QFS_EINVAL;
-		unsigned dgt = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - dgt) / 10)
-			return QFS_EINVAL;
-		v = v * 10 + dgt;
-	}
-	*out = v;
-	return 0;
-}
-
 static bool member_exists(struct fs *fs, const char *name)
 {
 	struct node_member_info *m = calloc(FS_MEMBERS_MAX, sizeof *m);
@@ -271,7 +252,7 @@ static int lookup_in_vdir(struct fs *fs, const struct fs_vnode *d, const char *n
 		return vnode_ref(fs, FS_V_REV_FILE, d->dir, 0, name, out);
 	}
 	case FS_V_CAS_DIR:
-		if ((rc = parse_rev(name, &rev)) < 0)
+		if ((rc = qfs_rev_parse(name, len, &rev)) < 0)
 			return rc;
 		return vnode_ref(fs, FS_V_CAS_REV_DIR, d->dir, rev, "", out);
 	case FS_V_CAS_REV_DIR:

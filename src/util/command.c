@@ -272,6 +272,23 @@ int qfs_name_reserved(uint64_t parent_ino, const char *name, size_t len)
 	return 0;
 }
 
+int qfs_rev_parse(const char *s, size_t len, uint64_t *out)
+{
+	if (!s || len == 0 || len > 20)
+		return QFS_EINVAL;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return QFS_EINVAL;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return QFS_EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 int qfs_name_check(const char *name, size_t len)
 {
 	if (len == 0 || !name)

@@ -573,6 +573,26 @@ static void test_reserved_names(void **state)
 	assert_int_equal(qfs_name_reserved(QFS_ROOT_INO, "", 0), 0);
 }
 
+static void test_rev_parse(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	static const char *const bad[] = {"", "abc", "-1", "+1", "1x", "0x10", " 1", "1 ",
+					  "18446744073709551616", "99999999999999999999",
+					  "000000000000000000000", "123456789012345678901234567890"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(qfs_rev_parse(bad[i], strlen(bad[i]), &v), QFS_EINVAL);
+	assert_int_equal(v, 7); /* untouched on refusal */
+	assert_int_equal(qfs_rev_parse("0", 1, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(qfs_rev_parse("00042", 5, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(qfs_rev_parse("18446744073709551615", 20, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(qfs_rev_parse("123", 2, &v), 0); /* only len bytes count */
+	assert_int_equal(v, 12);
+}
+
 static void test_name_check(void **state)
 {
 	(void)state;
@@ -608,6 +628,7 @@ int main(void)
 	    cmocka_unit_test(test_name_too_long),           cmocka_unit_test(test_data_too_long),
 	    cmocka_unit_test(test_encode_refusals),         cmocka_unit_test(test_random_damage),
 	    cmocka_unit_test(test_reserved_names),          cmocka_unit_test(test_name_check),
+	    cmocka_unit_test(test_rev_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
