@@ -147,28 +147,46 @@ static bool vkind_is_dir(enum fs_vkind k)
 	       k == FS_V_MEMBERS_DIR;
 }
 
-/* Attributes of a vnode: permissions follow the real directory's (its
- * owner may use its queue and CAS entries as it may change its keys);
- * cluster views are root's and read-only. */
+/* Attributes of a vnode.  With -o allow_other the kernel checks them
+ * (default_permissions), so each grants what the equivalent plain operation
+ * would: .rev/NAME reads like NAME; .cas/REV/NAME writes like NAME (or like
+ * creating it in DIR when absent) and is removed like NAME from DIR;
+ * .enqueue creates in DIR, .dequeue reads and deletes in DIR (readable by
+ * whoever may write DIR), .watch reads DIR.  Cluster views are root's and
+ * read-only for everyone. */
 static int vnode_attr(struct fs *fs, const struct fs_vnode *v, struct qfs_attr *a)
 {
-	struct qfs_attr d;
+	struct qfs_attr d, key;
 	int rc = fs_getattr_of(fs, v->dir, &d);
 	if (rc < 0)
 		return rc;
+	bool have_key = false;
+	if (v->kind == FS_V_REV_FILE || v->kind == FS_V_CAS_FILE) {
+		struct store_rtxn *t;
+		if ((rc = store_rbegin(fs->store, &t)) < 0)
+			return rc;
+		rc = store_lookup(t, v->dir, v->name, strlen(v->name), &key);
+		store_rend(t);
+		if (rc < 0 && (rc != QFS_ENOENT || v->kind == FS_V_REV_FILE))
+			return rc;
+		have_key = rc == 0;
+	}
 	memset(a, 0, sizeof *a);
 	a->ino = v->vino;
 	a->parent = v->dir;
-	a->uid = d.uid;
-	a->gid = d.gid;
-	a->mtime_ns = a->ctime_ns = d.mtime_ns;
+	a->uid = have_key ? key.uid : d.uid;
+	a->gid = have_key ? key.gid : d.gid;
+	a->mtime_ns = a->ctime_ns = have_key ? key.mtime_ns : d.mtime_ns;
 	a->nlink = 1;
 	uint32_t dperm = d.mode & 0777;
 	switch (v->kind) {
 	case FS_V_REV_DIR:
 	case FS_V_CAS_DIR:
-	case FS_V_CAS_REV_DIR:
 		a->mode = S_IFDIR | (dperm & 0555);
+		a->nlink = 2;
+		break;
+	case FS_V_CAS_REV_DIR: /* rm in it deletes from DIR */
+		a->mode = S_IFDIR | dperm;
 		a->nlink = 2;
 		break;
 	case FS_V_MEMBERS_DIR:
@@ -177,13 +195,17 @@ static int vnode_attr(struct fs *fs, const struct fs_vnode *v, struct qfs_attr *
 		a->nlink = 2;
 		break;
 	case FS_V_REV_FILE:
+		a->mode = S_IFREG | (key.mode & 0444);
+		break;
 	case FS_V_WATCH:
 		a->mode = S_IFREG | (dperm & 0444);
 		break;
-	case FS_V_DEQUEUE: /* reads, and deletes what it read */
-		a->mode = S_IFREG | (dperm & 0444);
+	case FS_V_DEQUEUE:
+		a->mode = S_IFREG | ((dperm & 0222) << 1);
 		break;
 	case FS_V_CAS_FILE:
+		a->mode = S_IFREG | ((have_key ? key.mode : dperm) & 0222);
+		break;
 	case FS_V_ENQUEUE:
 		a->mode = S_IFREG | (dperm & 0222);
 		break;
