@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while, by hand (not CI):
 #   fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET: net_decode, cmd_decode or snapshot.  Builds build-fuzz (clang) if
+# TARGET: net_decode, cmd_decode, snapshot or backup.  Builds build-fuzz (clang) if
 # needed, makes the seed corpora from real traffic (fuzz/seeds.sh) once, and
 # keeps the growing corpus in fuzz/corpus-TARGET/ and crashes in
 # fuzz/crashes-TARGET/ (both ignored by git).  A crash found becomes a
@@ -25,6 +25,7 @@ case $target in
 net_decode) sd=$seeds/net ;;
 cmd_decode) sd=$seeds/cmd ;;
 snapshot) sd=$seeds/snapshot ;;
+backup) sd=$seeds/backup ;;
 *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 corpus=$top/fuzz/corpus-$target

@@ -7,11 +7,12 @@
 #   OUT/cmd/      every command of the Raft log (log record header and node
 #                 envelope stripped: what qfs_cmd_decode sees), plus REVs;
 #   OUT/snapshot/ the snapshot files the node wrote;
+#   OUT/backup/   a backup made with quorumctl snapshot save;
 #   OUT/net/      peer messages from gen_net_seeds (when built).
 set -euo pipefail
 build=$(cd "${1:?build dir}" && pwd)
 out=${2:?out dir}
-mkdir -p "$out/cmd" "$out/snapshot" "$out/net"
+mkdir -p "$out/cmd" "$out/snapshot" "$out/net" "$out/backup"
 out=$(cd "$out" && pwd)
 bin=$build/quorumfs
 [ -x "$bin" ] || bin=$build/src/quorumfs
@@ -50,6 +51,11 @@ touch -d 2020-01-01 "$m/app/k"
 rm "$m/app/link"
 rmdir "$m/app/sub" 2>/dev/null || rm -r "$m/app/sub"
 for i in $(seq 1 20); do echo "$i" >"$m/app/n$i"; done
+ctl=$build/src/ctl/quorumctl
+if [ -x "$ctl" ]; then
+	QUORUMFS_DATA=$t/d "$ctl" snapshot save "$out/backup/backup.qfsnap" >/dev/null ||
+		"$ctl" --data "$t/d" snapshot save "$out/backup/backup.qfsnap" >/dev/null || true
+fi
 fusermount3 -u "$m"
 wait "$pid" || true
 pid=
@@ -70,4 +76,4 @@ pid=
 cp "$t"/d/snap/* "$out/snapshot/" 2>/dev/null || true
 gen=${3:-$build}/fuzz/gen_net_seeds
 if [ -x "$gen" ]; then "$gen" "$out/net" >/dev/null; fi
-echo "seeds: $(ls "$out/cmd" | wc -l) commands, $(ls "$out/snapshot" | wc -l) snapshots, $(ls "$out/net" | wc -l) messages in $out"
+echo "seeds: $(ls "$out/cmd" | wc -l) commands, $(ls "$out/snapshot" | wc -l) snapshots, $(ls "$out/backup" | wc -l) backups, $(ls "$out/net" | wc -l) messages in $out"

@@ -20,6 +20,7 @@
 #include "quorumfs/error.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 
 /* Detaches into the background.  The parent waits on a pipe and exits 0
  * only once the child reports the mount serving; the child's errors reach
@@ -139,7 +140,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	int ready_fd = o.foreground ? -1 : daemon_detach();
+	/* Under a service manager ($NOTIFY_SOCKET: systemd's Type=notify) the
+	 * process it started must stay the daemon: no fork, as with -f. */
+	int ready_fd = o.foreground || sdnotify_enabled() ? -1 : daemon_detach();
 	if (ready_fd >= 0)
 		log_set_level(LOG_LVL_WARN); /* the terminal hears only of problems */
 	int exit_code = 1;
@@ -165,6 +168,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(o.data, sizeof o.data, "%s", abs_data);
+	if (o.backup_dir[0] && o.backup_dir[0] != '/') { /* the daemon changes directory */
+		char cwd[PATH_MAX], abs_backup[sizeof o.backup_dir];
+		if (!getcwd(cwd, sizeof cwd) ||
+		    (size_t)snprintf(abs_backup, sizeof abs_backup, "%s/%s", cwd, o.backup_dir) >=
+			    sizeof abs_backup) {
+			log_error("--backup-dir %s: cannot make it absolute", o.backup_dir);
+			goto out;
+		}
+		snprintf(o.backup_dir, sizeof o.backup_dir, "%s", abs_backup);
+	}
 	struct store_options so = {.map_size = o.map_size, .value_max = o.value_max};
 	int rc = store_open(&store, o.data, &so);
 	if (rc < 0) {
@@ -180,10 +193,17 @@ int main(int argc, char **argv)
 		.listen = o.listen[0] ? o.listen : NULL,
 		.advertise = o.advertise[0] ? o.advertise : NULL,
 		.join = o.join[0] ? o.join : NULL,
+		.secret_file = o.secret_file[0] ? o.secret_file : NULL,
+		.tls_cert = o.tls_cert[0] ? o.tls_cert : NULL,
+		.tls_key = o.tls_key[0] ? o.tls_key : NULL,
+		.tls_ca = o.tls_ca[0] ? o.tls_ca : NULL,
 		.write_timeout_ms = (uint32_t)(o.write_timeout * 1000.0),
 		.tick_ms = (uint32_t)(o.heartbeat * 1000.0 + 0.5),
 		.snapshot_entries = o.snapshot_entries,
 		.dead_after_ms = (uint32_t)(o.dead_after * 1000.0 + 0.5),
+		.backup_dir = o.backup_dir[0] ? o.backup_dir : NULL,
+		.backup_every_ms = (uint64_t)(o.backup_every * 1000.0 + 0.5),
+		.backup_keep = o.backup_keep,
 	};
 	no.heartbeat_ticks = 1;
 	no.election_ticks = (uint32_t)(o.election_timeout / o.heartbeat + 0.5);
@@ -246,6 +266,11 @@ int main(int argc, char **argv)
 	}
 	daemon_ready(ready_fd);
 	ready_fd = -1;
+	char sd_state[sizeof o.name + sizeof o.mountpoint + 64];
+	snprintf(sd_state, sizeof sd_state, "READY=1\nSTATUS=node %s serving %s", o.name, o.mountpoint);
+	rc = sdnotify_send(sd_state);
+	if (rc < 0)
+		log_warn("cannot tell systemd READY=1 at $NOTIFY_SOCKET: %s", strerror(-rc));
 	log_set_level(LOG_LVL_INFO);
 	log_info("node %s serving %s from %s", o.name, o.mountpoint, o.data);
 
@@ -253,6 +278,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop_cfg, 64);
 	fuse_loop_cfg_set_idle_threads(loop_cfg, 16);
 	rc = fuse_session_loop_mt(se, loop_cfg);
+	sdnotify_send("STOPPING=1");
 	/* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: a clean stop. */
 	exit_code = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 	if (exit_code)

@@ -43,6 +43,19 @@ static const struct opt_def opt_defs[] = {
 	 "DURATION", "a node silent this long leaves members/ (default 3s)"},
 	{"http", 0, OPT_STR, STR(http), 0, 0, "URL",
 	 "serve /metrics and /health over HTTP, e.g. http://127.0.0.1:9101"},
+	{"secret-file", 0, OPT_STR, STR(secret_file), 0, 0, "FILE",
+	 "cluster secret (>= 32 bytes): peers that do not hold it are refused"},
+	{"tls-cert", 0, OPT_STR, STR(tls_cert), 0, 0, "FILE",
+	 "this node's PEM certificate: peer links over TLS (tls+tcp:// URLs)"},
+	{"tls-key", 0, OPT_STR, STR(tls_key), 0, 0, "FILE", "the private key of --tls-cert (PEM)"},
+	{"tls-ca", 0, OPT_STR, STR(tls_ca), 0, 0, "FILE",
+	 "the CA (PEM) that must have signed every peer's certificate"},
+	{"backup-dir", 0, OPT_STR, STR(backup_dir), 0, 0, "DIR",
+	 "write verified snapshot files here on a schedule (see docs/usage.md)"},
+	{"backup-every", 0, OPT_SECONDS, offsetof(struct qfs_options, backup_every), 0, 1, 2592000,
+	 "DURATION", "time between scheduled backups, e.g. 30s, 15m, 1h (default 1h)"},
+	{"backup-keep", 0, OPT_SIZE, offsetof(struct qfs_options, backup_keep), 4, 1, 100000, "N",
+	 "scheduled backups kept in --backup-dir; older ones are removed (default 7)"},
 	{"config", 0, OPT_STR, 0, 0, 0, 0, "FILE", "read options from FILE, one `key = value` a line"},
 	{"foreground", 'f', OPT_FLAG, offsetof(struct qfs_options, foreground), 0, 0, 0, NULL,
 	 "stay in the foreground"},
@@ -158,9 +171,14 @@ static int opt_apply(struct qfs_options *o, const struct opt_def *d, const char 
 			end += 1;
 		else if (end != val && strcmp(end, "m") == 0)
 			s *= 60.0, end += 1;
+		else if (end != val && strcmp(end, "h") == 0)
+			s *= 3600.0, end += 1;
+		else if (end != val && strcmp(end, "d") == 0)
+			s *= 86400.0, end += 1;
 		if (end == val || *end || s < (double)d->min || s > (double)d->max)
 			return set_err(err, errlen, "%s: --%s wants seconds from %llu to %llu, not '%s'",
-				       where, d->name, (unsigned long long)d->max, val);
+				       where, d->name, (unsigned long long)d->min,
+				       (unsigned long long)d->max, val);
 		*(double *)(base + d->offset) = s;
 		return 0;
 	}
@@ -296,6 +314,7 @@ static void options_defaults(struct qfs_options *o)
 	o->dead_after = 3.0;
 	o->election_timeout = 0.3;
 	o->snapshot_entries = 4096;
+	o->backup_keep = 7;
 }
 
 /* Splits argv into option/value pairs; calls fn for each, or collects the
@@ -355,6 +374,38 @@ static int options_from_argv(struct qfs_options *o, int argc, char **argv, bool 
 	return 0;
 }
 
+/* TLS options and peer URLs agree: with --tls-* every peer URL is
+ * tls+tcp://, without them none is. */
+static int options_check_tls(const struct qfs_options *o, char *err, size_t errlen)
+{
+	int given = !!o->tls_cert[0] + !!o->tls_key[0] + !!o->tls_ca[0];
+	if (given != 0 && given != 3)
+		return set_err(err, errlen, "--tls-cert, --tls-key and --tls-ca go together");
+	bool tls = given == 3;
+	const char *urls[3 + QFS_OPT_MAX_PEERS] = {o->listen, o->advertise, o->join};
+	const char *what[3 + QFS_OPT_MAX_PEERS] = {"--listen", "--advertise", "--join"};
+	size_t n = 3;
+	for (unsigned i = 0; i < o->n_peers; i++) {
+		const char *eq = strchr(o->peers[i], '=');
+		urls[n] = eq ? eq + 1 : "";
+		what[n++] = "--peer";
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!urls[i][0])
+			continue;
+		bool is_tls = strncmp(urls[i], "tls+tcp://", 10) == 0;
+		if (tls && !is_tls)
+			return set_err(err, errlen,
+				       "%s %s: with --tls-cert/--tls-key/--tls-ca peer URLs are "
+				       "tls+tcp://HOST:PORT", what[i], urls[i]);
+		if (!tls && is_tls)
+			return set_err(err, errlen,
+				       "%s %s: a tls+tcp:// URL needs --tls-cert, --tls-key and --tls-ca",
+				       what[i], urls[i]);
+	}
+	return 0;
+}
+
 int options_parse(struct qfs_options *o, int argc, char **argv, char *err, size_t errlen)
 {
 	char config[4096] = "";
@@ -378,9 +429,13 @@ int options_parse(struct qfs_options *o, int argc, char **argv, char *err, size_
 		return set_err(err, errlen, "--peer and --join need --listen URL");
 	if (o->n_peers && o->join[0])
 		return set_err(err, errlen, "--peer bootstraps a new cluster, --join joins one: not both");
+	if (o->backup_every > 0 && !o->backup_dir[0])
+		return set_err(err, errlen, "--backup-every needs --backup-dir DIR");
+	if (o->backup_dir[0] && o->backup_every <= 0)
+		o->backup_every = 3600.0;
 	if (o->dead_after < 2 * o->heartbeat)
 		return set_err(err, errlen, "--dead-after must be at least twice --heartbeat");
 	if (o->heartbeat < 0.001 || o->election_timeout < 2 * o->heartbeat)
 		return set_err(err, errlen, "--election-timeout must be at least twice --heartbeat (>= 1ms)");
-	return 0;
+	return options_check_tls(o, err, errlen);
 }

@@ -22,6 +22,11 @@ struct qfs_options {
 	double election_timeout; /* seconds: randomized in [t, 2t) */
 	double dead_after;       /* seconds: a silent node leaves members/ */
 	char http[512];          /* --http URL: /metrics and /health */
+	char secret_file[4096];  /* --secret-file: cluster secret for peer MACs */
+	char tls_cert[4096], tls_key[4096], tls_ca[4096]; /* --tls-*: peer links over TLS */
+	char backup_dir[4096];   /* --backup-dir: scheduled backups ("" : none) */
+	double backup_every;     /* seconds between backups (0: default 1h with a dir) */
+	uint32_t backup_keep;    /* backups kept (default 7) */
 	uint64_t snapshot_entries;
 	char data[4096];
 	char mountpoint[4096];

@@ -181,7 +181,7 @@ static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		return (void)fuse_reply_err(req, EISDIR);
 	int acc = fi->flags & O_ACCMODE;
 	/* Truncating an empty value changes nothing: no commit needed. */
-	struct fs_handle *h = fs_handle_new(ino, (acc != O_RDONLY && a.size > 0) ? fi->flags
+	struct fs_handle *h = fs_handle_new(fs, ino, (acc != O_RDONLY && a.size > 0) ? fi->flags
 										   : fi->flags & ~O_TRUNC);
 	if (!h)
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -200,11 +200,18 @@ static void fs_open_now(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fs_handle_free(h); /* interrupted: no release will come */
 }
 
-struct fs_handle *fs_handle_new(uint64_t ino, int flags)
+struct fs_handle *fs_handle_new(struct fs *fs, uint64_t ino, int flags)
 {
 	struct fs_handle *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
+	h->fs = fs;
+	pthread_mutex_lock(&fs->h_mu);
+	h->next = fs->handles;
+	if (h->next)
+		h->next->prev = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->h_mu);
 	h->ino = ino;
 	atomic_init(&h->trunc_pending, (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY);
 	atomic_init(&h->flushes, 0);
@@ -223,6 +230,15 @@ void fs_handle_free(struct fs_handle *h)
 {
 	if (!h)
 		return;
+	struct fs *fs = h->fs;
+	pthread_mutex_lock(&fs->h_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->h_mu);
 	pthread_mutex_destroy(&h->mu);
 	fs_snap_put(h->snap);
 	free(h);
@@ -679,6 +695,7 @@ int fs_new(struct fs **out, struct store *s, struct node *n, const struct fs_opt
 		fs->opt.entry_timeout = fs->opt.attr_timeout = 0;
 	fs->value_max = store_value_max(s);
 	fs_special_init(fs);
+	pthread_mutex_init(&fs->h_mu, NULL);
 	pthread_mutex_init(&fs->dq_mu, NULL);
 	pthread_mutex_init(&fs->w_mu, NULL);
 	pthread_mutex_init(&fs->inval_mu, NULL);
@@ -700,6 +717,13 @@ void fs_free(struct fs *fs)
 		return;
 	pthread_cond_destroy(&fs->inval_cv);
 	pthread_mutex_destroy(&fs->inval_mu);
+	/* Files still open at unmount: the kernel sent no RELEASE for them. */
+	while (fs->handles) {
+		if (fs->handles->watch)
+			fs_watch_close(fs, fs->handles);
+		fs_handle_free(fs->handles);
+	}
+	pthread_mutex_destroy(&fs->h_mu);
 	fs_watch_free(fs);
 	pthread_mutex_destroy(&fs->w_mu);
 	pthread_mutex_destroy(&fs->dq_mu);

@@ -25,6 +25,7 @@ struct fs_inval {
 #define FS_VNODE_BUCKETS 256u
 #define FS_WATCH_RING 65536u /* changes kept for `.watch` readers that lag */
 #define FS_MEMBERS_MAX 64u
+#define FS_VIEW_SIZE_MAX 4096u /* bound on a .status or members/ file */
 
 static inline bool fs_is_virtual(uint64_t ino)
 {
@@ -107,6 +108,9 @@ struct fs {
 	uint64_t wlast_rev;      /* revision of the last change seen: a jump is a gap */
 
 	atomic_uint_fast64_t ops[FS_C_MAX_];
+
+	pthread_mutex_t h_mu;
+	struct fs_handle *handles; /* open handles (fs_handle_new) */
 };
 
 static inline void fs_count(struct fs *fs, enum fs_op_counter c)
@@ -119,6 +123,8 @@ static inline void fs_count(struct fs *fs, enum fs_op_counter c)
  * the descriptor it opened before writing, so the FIRST flush does not commit
  * the truncation; a later flush or the release does, when no write came. */
 struct fs_handle {
+	struct fs *fs;
+	struct fs_handle *prev, *next; /* fs->handles */
 	uint64_t ino;
 	atomic_bool trunc_pending; /* taken by exactly one of write/flush/release */
 	atomic_uint flushes;
@@ -143,7 +149,10 @@ struct fs_snap {
 	uint8_t data[];
 };
 
-struct fs_handle *fs_handle_new(uint64_t ino, int flags);
+/* A new handle, on fs's list of open handles until fs_handle_free: the
+ * kernel may not send RELEASE for files still open at unmount, so fs_free
+ * frees what is left. */
+struct fs_handle *fs_handle_new(struct fs *fs, uint64_t ino, int flags);
 void fs_handle_free(struct fs_handle *h);
 /* Drops the read copy: this handle changed the value. */
 void fs_handle_forget_snap(struct fs_handle *h);

@@ -106,7 +106,7 @@ static void fs_dq_done(void *ctx, int rc, const struct store_result *res)
 		free(dq);
 		return;
 	}
-	struct fs_handle *h = gone ? NULL : fs_handle_new(dq->dir, dq->fi.flags);
+	struct fs_handle *h = gone ? NULL : fs_handle_new(fs, dq->dir, dq->fi.flags);
 	if (h && fs_handle_set_snap(h, res->value ? (const void *)res->value : "",
 				    res->value_len) < 0) {
 		fs_handle_free(h);

@@ -218,6 +218,27 @@ static int vnode_attr(struct fs *fs, const struct fs_vnode *v, struct qfs_attr *
 	default:
 		return QFS_ENOENT;
 	}
+	/* The content is made at open, so its size is not known here: report
+	 * a bound.  read() never looks (direct I/O), but sendfile/splice
+	 * (busybox cat, cp) reads through the page cache up to i_size, and
+	 * the kernel ignores direct I/O there; a short read then sets i_size
+	 * to the real end.  With size 0 such a reader would get nothing, and
+	 * a .dequeue would lose the item it popped. */
+	switch (v->kind) {
+	case FS_V_REV_FILE:
+		a->size = 21; /* 20 digits and a newline */
+		break;
+	case FS_V_STATUS:
+	case FS_V_MEMBER_FILE:
+		a->size = FS_VIEW_SIZE_MAX;
+		break;
+	case FS_V_DEQUEUE:
+	case FS_V_METRICS:
+		a->size = fs->value_max > FS_VIEW_SIZE_MAX ? fs->value_max : FS_VIEW_SIZE_MAX;
+		break;
+	default:
+		break; /* .watch is a stream: it has no end to report */
+	}
 	return 0;
 }
 
@@ -463,7 +484,7 @@ bool fs_special_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_dq_open(req, v.dir, fi);
 		return true;
 	}
-	struct fs_handle *h = fs_handle_new(ino, fi->flags & ~O_TRUNC);
+	struct fs_handle *h = fs_handle_new(fs, ino, fi->flags & ~O_TRUNC);
 	if (!h)
 		return fuse_reply_err(req, ENOMEM), true;
 	h->vkind = v.kind;

@@ -167,7 +167,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 {
 	struct fs_pending *p = calloc(1, sizeof *p);
 	/* trunc_pending is decided once we know whether the key existed. */
-	struct fs_handle *h = fs_handle_new(0, fi->flags & ~O_TRUNC);
+	struct fs_handle *h = fs_handle_new(fs_of(req), 0, fi->flags & ~O_TRUNC);
 	if (!p || !h) {
 		free(p);
 		fs_handle_free(h);

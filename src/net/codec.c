@@ -1,12 +1,18 @@
 /* codec: the peer wire format (docs/wire-format.md).  Pure: no nng, no
  * allocation, no globals.  The encoder refuses exactly what the decoder
- * would refuse, so a message that encodes always decodes. */
+ * would refuse, so a message that encodes always decodes.  The MAC of
+ * authenticated messages is libsodium's crypto_auth (HMAC-SHA-512-256),
+ * checked with its constant-time crypto_auth_verify. */
 #include "net/net.h"
 
 #include "quorumfs/error.h"
 #include "util/crc32c.h"
 
+#include <sodium.h>
 #include <string.h>
+
+_Static_assert(NET_AUTH_KEY_SIZE == crypto_auth_KEYBYTES, "MAC key size");
+_Static_assert(NET_AUTH_TAG_SIZE == crypto_auth_BYTES, "MAC tag size");
 
 /* ---------------------------------------------------------------- writer */
 
@@ -330,19 +336,22 @@ static void encode_liveness(struct wbuf *w, const struct net_liveness *l)
 	}
 }
 
-int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len)
+int net_encode_auth(const struct net_msg *m, const struct net_auth *a, uint8_t *buf, size_t cap,
+                    size_t *len)
 {
 	uint8_t conf_buf[RAFT_CONF_ENCODED_MAX];
 	size_t conf_len = 0;
 	size_t body = body_size(m, conf_buf, &conf_len);
-	if (body == 0 || body > NET_MAX_BODY || cap < NET_HDR_SIZE + body)
+	size_t trailer = a ? NET_AUTH_SIZE : 0;
+	if (body == 0 || body > NET_MAX_BODY || cap < NET_HDR_SIZE + body + trailer ||
+	    (a && !a->key))
 		return QFS_EINVAL;
 
 	struct wbuf w = {buf, buf + NET_HDR_SIZE + body};
 	put_u32(&w, NET_MAGIC);
 	put_u8(&w, NET_VERSION);
 	put_u8(&w, m->kind);
-	put_u16(&w, 0); /* flags */
+	put_u16(&w, a ? NET_FLAG_AUTH : 0); /* flags */
 	put_u64(&w, m->cluster_id);
 	put_u64(&w, m->from);
 	put_u64(&w, m->to);
@@ -385,12 +394,27 @@ int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len)
 	if (w.p != w.end)
 		__builtin_trap();
 
-	uint32_t crc = crc32c(0, buf, NET_HDR_SIZE + body);
+	/* The crc covers everything before the tag (crc field zeroed); the
+	 * tag covers everything before it, crc included. */
+	size_t signed_len = NET_HDR_SIZE + body;
+	if (a) {
+		put_u64(&w, a->epoch);
+		put_u64(&w, a->seq);
+		signed_len += 16;
+	}
+	uint32_t crc = crc32c(0, buf, signed_len);
 	struct wbuf c = {buf + NET_HDR_CRC_OFF, buf + NET_HDR_SIZE};
 	put_u32(&c, crc);
+	if (a && crypto_auth(buf + signed_len, buf, signed_len, a->key) != 0)
+		__builtin_trap(); /* cannot fail */
 	if (len)
-		*len = NET_HDR_SIZE + body;
+		*len = signed_len + (a ? NET_AUTH_TAG_SIZE : 0);
 	return 0;
+}
+
+int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len)
+{
+	return net_encode_auth(m, NULL, buf, cap, len);
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -560,11 +584,25 @@ static int reject(struct net_decoded *out, enum net_drop why)
 	return QFS_ECORRUPT;
 }
 
+static int reject_auth(struct net_decoded *out, const char *detail)
+{
+	out->detail = detail;
+	return reject(out, NET_DROP_AUTH);
+}
+
 int net_decode(const uint8_t *buf, size_t len, struct net_decoded *out)
+{
+	return net_decode_auth(buf, len, NULL, out);
+}
+
+int net_decode_auth(const uint8_t *buf, size_t len, const uint8_t *key, struct net_decoded *out)
 {
 	static const uint8_t zero_crc[4];
 	memset(&out->msg, 0, sizeof out->msg);
 	out->why = NET_DROP_NONE;
+	out->detail = NULL;
+	out->authenticated = false;
+	out->auth_epoch = out->auth_seq = 0;
 
 	if (len > NET_MAX_MSG)
 		return reject(out, NET_DROP_TOO_BIG);
@@ -585,14 +623,34 @@ int net_decode(const uint8_t *buf, size_t len, struct net_decoded *out)
 		return reject(out, NET_DROP_GARBAGE);
 	if (version != NET_VERSION)
 		return reject(out, NET_DROP_VERSION);
-	if (body_len != r.left)
+	if ((flags & ~NET_FLAGS_KNOWN) != 0)
 		return reject(out, NET_DROP_GARBAGE);
+	bool has_mac = (flags & NET_FLAG_AUTH) != 0;
+	size_t trailer = has_mac ? NET_AUTH_SIZE : 0;
+	if (r.left < trailer || body_len != r.left - trailer)
+		return reject(out, NET_DROP_GARBAGE);
+	size_t signed_len = len - (has_mac ? NET_AUTH_TAG_SIZE : 0);
 	uint32_t want = crc32c(0, buf, NET_HDR_CRC_OFF);
 	want = crc32c(want, zero_crc, sizeof zero_crc);
-	want = crc32c(want, buf + NET_HDR_SIZE, body_len);
+	want = crc32c(want, buf + NET_HDR_SIZE, signed_len - NET_HDR_SIZE);
 	if (crc != want)
 		return reject(out, NET_DROP_CRC);
-	if ((flags & ~NET_FLAGS_KNOWN) != 0 || kind == 0 || kind >= NET_KIND_MAX_)
+	/* The MAC before anything else is believed: the body is parsed only
+	 * when it comes from a holder of the secret (or when none is set). */
+	if (key && !has_mac)
+		return reject_auth(out, "no MAC (the sender has no --secret-file)");
+	if (!key && has_mac)
+		return reject_auth(out, "a MAC, but this node has no --secret-file");
+	if (has_mac) {
+		if (crypto_auth_verify(buf + signed_len, buf, signed_len, key) != 0)
+			return reject_auth(out, "bad MAC (not our --secret-file)");
+		struct rbuf t = {buf + NET_HDR_SIZE + body_len, 16, false};
+		out->auth_epoch = get_u64(&t);
+		out->auth_seq = get_u64(&t);
+		out->authenticated = true;
+		r.left -= trailer; /* the body ends before the trailer */
+	}
+	if (kind == 0 || kind >= NET_KIND_MAX_)
 		return reject(out, NET_DROP_GARBAGE);
 	if (from == 0 || (to == 0 && kind != NET_JOIN))
 		return reject(out, NET_DROP_GARBAGE);
@@ -603,6 +661,7 @@ int net_decode(const uint8_t *buf, size_t len, struct net_decoded *out)
 	out->msg.to = to;
 	if (!decode_body(&r, out) || r.left != 0) {
 		memset(&out->msg, 0, sizeof out->msg);
+		out->authenticated = false;
 		return reject(out, NET_DROP_GARBAGE);
 	}
 	return 0;
@@ -646,6 +705,10 @@ const char *net_drop_name(int why)
 		return "wrong cluster";
 	case NET_DROP_DEST:
 		return "wrong destination";
+	case NET_DROP_AUTH:
+		return "auth";
+	case NET_DROP_REPLAY:
+		return "replay";
 	}
 	return "unknown";
 }

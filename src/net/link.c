@@ -1,6 +1,9 @@
 /* link: peer links on nng.  One pull0 socket receives from every peer; one
  * push0 socket per peer sends to it, dialed in the background.  See net.h
- * for the threading rules. */
+ * for the threading rules.  With --secret-file every message carries a MAC
+ * and the receiver keeps a replay window per sender; with --tls-* every
+ * link is tls+tcp:// with mutual certificate checks (one client and one
+ * server nng_tls_config, shared by all links). */
 #include "net/net.h"
 
 #include "quorumfs/error.h"
@@ -9,14 +12,19 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include <sodium.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* One outgoing link: a push0 socket dialing `url`.  Peers have an id; URL
@@ -26,6 +34,8 @@ struct link {
 	uint64_t id;
 	uint64_t last_use; /* URL links: n->link_clock at the last send */
 	nng_socket sock;
+	nng_dialer dialer;
+	uint64_t tls_auth_seen; /* nng's "auth" count of the dialer, as last read */
 	char url[NET_MAX_URL + 1];
 };
 
@@ -43,6 +53,21 @@ struct net {
 	nng_listener listener;
 	nng_aio *recv_aio;
 
+	/* --secret-file (immutable after net_new). */
+	bool auth;
+	uint8_t key[NET_AUTH_KEY_SIZE];
+	uint64_t epoch;
+	_Atomic uint64_t auth_seq; /* the last sequence number sent */
+
+	/* --tls-* (immutable after net_new); NULL: plain tcp. */
+	nng_tls_config *tls_client, *tls_server;
+	nng_aio *poll_aio; /* TLS failure counters, every NET_TLS_POLL_MS */
+	_Atomic uint64_t tls_accept_failed, tls_dial_failed;
+	/* Poll callback only. */
+	uint64_t tls_listen_seen;
+	int64_t tls_log_ms[2];     /* accept, dial: when the last line was logged */
+	uint64_t tls_log_count[2]; /* the counter at that time */
+
 	pthread_mutex_t mu; /* peers, url_links, link_clock */
 	struct link peers[NET_MAX_PEERS];
 	struct link url_links[NET_MAX_URL_LINKS];
@@ -56,6 +81,7 @@ struct net {
 	bool drop_logged[NET_DROP_MAX_];
 	int64_t drop_log_ms[NET_DROP_MAX_];     /* when the last line was logged */
 	uint64_t drop_log_count[NET_DROP_MAX_]; /* dropped[] at that time */
+	struct net_replay replay;               /* with auth */
 	struct net_decoded dec;
 };
 
@@ -109,6 +135,13 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void count(_Atomic uint64_t *c, uint64_t v)
 {
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
@@ -149,7 +182,8 @@ static void format_addr(nng_msg *msg, char *buf, size_t cap)
 
 /* Counts a dropped message; logs at most one line per reason per interval,
  * with how many were dropped since the previous line. */
-static void note_drop(struct net *n, enum net_drop why, nng_msg *msg, const struct net_msg *m)
+static void note_drop(struct net *n, enum net_drop why, nng_msg *msg, const struct net_msg *m,
+                      const char *detail)
 {
 	count(&n->dropped[why], 1);
 	uint64_t total = load(&n->dropped[why]);
@@ -159,15 +193,18 @@ static void note_drop(struct net *n, enum net_drop why, nng_msg *msg, const stru
 	char addr[160];
 	format_addr(msg, addr, sizeof addr);
 	uint64_t since = total - n->drop_log_count[why];
+	char more[160] = "";
+	if (detail)
+		snprintf(more, sizeof more, ": %s", detail);
 	if (m)
 		log_warn("net: dropped a %s message from node %" PRIu64 " (%s, cluster %" PRIu64
-		         ") to node %" PRIu64 ": %s (%" PRIu64 " such drops since the last report)",
+		         ") to node %" PRIu64 ": %s%s (%" PRIu64 " such drops since the last report)",
 		         net_kind_name(m->kind), m->from, addr, m->cluster_id, m->to,
-		         net_drop_name(why), since);
+		         net_drop_name(why), more, since);
 	else
-		log_warn("net: dropped a %zu-byte peer message from %s: %s (%" PRIu64
+		log_warn("net: dropped a %zu-byte peer message from %s: %s%s (%" PRIu64
 		         " such drops since the last report)",
-		         nng_msg_len(msg), addr, net_drop_name(why), since);
+		         nng_msg_len(msg), addr, net_drop_name(why), more, since);
 	n->drop_logged[why] = true;
 	n->drop_log_ms[why] = now;
 	n->drop_log_count[why] = total;
@@ -177,20 +214,28 @@ static void handle(struct net *n, nng_msg *msg)
 {
 	size_t len = nng_msg_len(msg);
 	struct net_decoded *d = &n->dec;
-	if (net_decode(nng_msg_body(msg), len, d) != 0) {
-		note_drop(n, d->why, msg, NULL);
+	if (net_decode_auth(nng_msg_body(msg), len, n->auth ? n->key : NULL, d) != 0) {
+		note_drop(n, d->why, msg, NULL, d->detail);
 		return;
 	}
 	const struct net_msg *m = &d->msg;
 	if (!(m->to == n->self || (m->kind == NET_JOIN && m->to == 0))) {
-		note_drop(n, NET_DROP_DEST, msg, m);
+		note_drop(n, NET_DROP_DEST, msg, m, NULL);
 		return;
 	}
 	uint64_t cid = atomic_load(&n->cluster_id);
 	bool ok = cid == 0 ? m->kind == NET_RAFT
 	                   : m->cluster_id == cid || (m->kind == NET_JOIN && m->cluster_id == 0);
 	if (!ok) {
-		note_drop(n, NET_DROP_CLUSTER, msg, m);
+		note_drop(n, NET_DROP_CLUSTER, msg, m, NULL);
+		return;
+	}
+	/* Last: only messages for us, from our cluster, move a sender's window
+	 * (a node of another cluster that shares the secret and a name cannot
+	 * push our window past our own peer's messages). */
+	const char *why = NULL;
+	if (n->auth && !net_replay_accept(&n->replay, m->from, d->auth_epoch, d->auth_seq, &why)) {
+		note_drop(n, NET_DROP_REPLAY, msg, m, why);
 		return;
 	}
 	count(&n->received, 1);
@@ -223,6 +268,8 @@ static int listen_open(struct net *n, const char *url)
 	n->listening = true;
 	if ((rv = nng_socket_set_size(n->pull, NNG_OPT_RECVMAXSZ, NET_MAX_MSG + NET_RECV_SLACK)) ||
 	    (rv = nng_listener_create(&n->listener, n->pull, url)) ||
+	    (n->tls_server &&
+	     (rv = nng_listener_set_ptr(n->listener, NNG_OPT_TLS_CONFIG, n->tls_server))) ||
 	    (rv = nng_listener_start(n->listener, 0))) {
 		log_error("net: cannot listen on %s: %s", url, nng_strerror(rv));
 		return net_err(rv);
@@ -235,17 +282,35 @@ static int listen_open(struct net *n, const char *url)
 
 /* ---------------------------------------------------------------- links */
 
+/* The one rule for URLs: TLS URLs with TLS, plain ones without. */
+static bool url_fits(const struct net *n, const char *url)
+{
+	return net_url_is_tls(url) == (n->tls_client != NULL);
+}
+
+static const char *url_misfit(const struct net *n)
+{
+	return n->tls_client ? "peer links use TLS (--tls-*): the URL must be tls+tcp://"
+	                     : "a tls+tcp:// URL, but this node has no --tls-cert/--tls-key/--tls-ca";
+}
+
 static int link_open(struct net *n, struct link *l, uint64_t id, const char *url)
 {
 	nng_socket s;
 	nng_dialer d;
+	if (!url_fits(n, url))
+		return QFS_EINVAL;
 	int rv = nng_push0_open(&s);
 	if (rv != 0)
 		return net_err(rv);
+	/* Our client config replaces the dialer's own, which would check the
+	 * peer's certificate for the URL's host name: peers are verified
+	 * against the CA only (docs/usage.md "Securing peer traffic"). */
 	if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, n->send_queue)) ||
 	    (rv = nng_dialer_create(&d, s, url)) ||
 	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, n->reconnect_min)) ||
-	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, n->reconnect_max))) {
+	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, n->reconnect_max)) ||
+	    (n->tls_client && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, n->tls_client)))) {
 		nng_close(s);
 		return net_err(rv);
 	}
@@ -258,6 +323,8 @@ static int link_open(struct net *n, struct link *l, uint64_t id, const char *url
 	l->used = true;
 	l->id = id;
 	l->sock = s;
+	l->dialer = d;
+	l->tls_auth_seen = 0;
 	l->last_use = 0;
 	snprintf(l->url, sizeof l->url, "%s", url);
 	return 0;
@@ -389,7 +456,8 @@ int net_peer_set(struct net *n, uint64_t id, const char *url)
 	} else {
 		rc = link_open(n, l, id, url);
 		if (rc != 0)
-			log_warn("net: peer %" PRIu64 " at %s: %s", id, url, qfs_strerror(rc));
+			log_warn("net: peer %" PRIu64 " at %s: %s", id, url,
+			         url_fits(n, url) ? qfs_strerror(rc) : url_misfit(n));
 	}
 out:
 	pthread_mutex_unlock(&n->mu);
@@ -408,7 +476,8 @@ int net_peer_remove(struct net *n, uint64_t id)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Encodes m (from and cluster id filled in) into a new nng message. */
+/* Encodes m (from and cluster id filled in, and with auth the next
+ * sequence number) into a new nng message. */
 static int build(struct net *n, const struct net_msg *in, nng_msg **out)
 {
 	struct net_msg m = *in;
@@ -420,13 +489,20 @@ static int build(struct net *n, const struct net_msg *in, nng_msg **out)
 		count(&n->send_failed, 1);
 		return rc;
 	}
+	struct net_auth a, *ap = NULL;
+	if (n->auth) {
+		a = (struct net_auth){.key = n->key, .epoch = n->epoch,
+		                      .seq = atomic_fetch_add(&n->auth_seq, 1) + 1};
+		ap = &a;
+		size += NET_AUTH_SIZE;
+	}
 	nng_msg *msg;
 	int rv = nng_msg_alloc(&msg, size);
 	if (rv != 0) {
 		count(&n->send_failed, 1);
 		return net_err(rv);
 	}
-	rc = net_encode(&m, nng_msg_body(msg), size, NULL);
+	rc = net_encode_auth(&m, ap, nng_msg_body(msg), size, NULL);
 	if (rc != 0) { /* cannot happen: the size call validated m */
 		nng_msg_free(msg);
 		count(&n->send_failed, 1);
@@ -530,6 +606,168 @@ int net_send_url(struct net *n, const char *url, const struct net_msg *m)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- TLS */
+
+#define NET_PEM_MAX (1u << 20) /* a certificate chain or a key file */
+
+/* Reads a whole small file, NUL-terminated (PEM strings for nng). */
+static char *read_pem(const char *what, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(NET_PEM_MAX + 1);
+	size_t len = buf ? fread(buf, 1, NET_PEM_MAX + 1, f) : 0;
+	bool bad = !buf || ferror(f) || len > NET_PEM_MAX;
+	fclose(f);
+	if (bad || len == 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path,
+		         !buf ? "out of memory" : len == 0 ? "empty" : "unreadable or too large");
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* One TLS config (client or server side): our certificate and key, the
+ * CA that must have signed the peer's, peer certificates REQUIRED. */
+static int tls_config_new(nng_tls_config **out, nng_tls_mode mode, const char *cert,
+                          const char *key, const char *ca, char *err, size_t errlen)
+{
+	char *cert_pem = NULL, *key_pem = NULL;
+	nng_tls_config *c = NULL;
+	int rc = QFS_EINVAL, rv;
+	if (!(cert_pem = read_pem("--tls-cert", cert, err, errlen)) ||
+	    !(key_pem = read_pem("--tls-key", key, err, errlen)))
+		goto out;
+	if ((rv = nng_tls_config_alloc(&c, mode)) != 0) {
+		snprintf(err, errlen, "TLS: %s (is nng built with TLS?)", nng_strerror(rv));
+		rc = net_err(rv);
+		goto out;
+	}
+	if ((rv = nng_tls_config_own_cert(c, cert_pem, key_pem, NULL)) != 0) {
+		snprintf(err, errlen, "--tls-cert %s with --tls-key %s: %s (PEM certificate and "
+		         "unencrypted PEM key expected)", cert, key, nng_strerror(rv));
+		goto out;
+	}
+	if ((rv = nng_tls_config_ca_file(c, ca)) != 0) {
+		snprintf(err, errlen, "--tls-ca %s: %s", ca,
+		         rv == NNG_ENOENT ? "no such file" : nng_strerror(rv));
+		goto out;
+	}
+	if ((rv = nng_tls_config_auth_mode(c, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	if (c)
+		nng_tls_config_free(c);
+	free(cert_pem);
+	if (key_pem) {
+		memset(key_pem, 0, strlen(key_pem));
+		free(key_pem);
+	}
+	return rc;
+}
+
+int net_tls_check(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+{
+	char dummy[8];
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	err[0] = '\0';
+	if (!cert || !key || !ca) {
+		snprintf(err, errlen, "--tls-cert, --tls-key and --tls-ca go together");
+		return QFS_EINVAL;
+	}
+	nng_tls_config *c;
+	int rc = tls_config_new(&c, NNG_TLS_MODE_SERVER, cert, key, ca, err, errlen);
+	if (rc == 0)
+		nng_tls_config_free(c);
+	struct stat st;
+	if (rc == 0 && stat(key, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_warn("--tls-key %s may be read or written by group or others (mode %04o): "
+		         "chmod 600 it",
+		         key, (unsigned)(st.st_mode & 07777));
+	return rc;
+}
+
+static uint64_t stat_auth(nng_stat *s)
+{
+	nng_stat *a = s ? nng_stat_find(s, "auth") : NULL;
+	return a ? nng_stat_value(a) : 0;
+}
+
+/* Adds what a counter of nng's grew since *seen to *total. */
+static void take_delta(_Atomic uint64_t *total, uint64_t *seen, uint64_t now)
+{
+	if (now > *seen)
+		count(total, now - *seen);
+	*seen = now;
+}
+
+static void tls_log(struct net *n, int side, uint64_t total)
+{
+	int64_t now = now_ms();
+	uint64_t since = total - n->tls_log_count[side];
+	if (since == 0 ||
+	    (n->tls_log_ms[side] && now - n->tls_log_ms[side] < NET_DROP_LOG_INTERVAL_MS))
+		return;
+	if (side == 0)
+		log_warn("net: %" PRIu64 " connection(s) to our listener failed the TLS handshake "
+		         "since the last report (no certificate signed by --tls-ca)",
+		         since);
+	else
+		log_warn("net: %" PRIu64 " TLS handshake(s) with peers we dial failed since the last "
+		         "report (their certificate not signed by --tls-ca, or ours refused)",
+		         since);
+	n->tls_log_ms[side] = now;
+	n->tls_log_count[side] = total;
+}
+
+/* nng counts failed TLS handshakes as "auth" errors of the listener and
+ * of each dialer; we read them on a timer (nng offers no callback). */
+static void tls_poll(struct net *n)
+{
+	nng_stat *all;
+	if (nng_stats_get(&all) != 0)
+		return;
+	if (n->listening)
+		take_delta(&n->tls_accept_failed, &n->tls_listen_seen,
+		           stat_auth(nng_stat_find_listener(all, n->listener)));
+	pthread_mutex_lock(&n->mu);
+	struct link *sets[2] = {n->peers, n->url_links};
+	size_t sizes[2] = {NET_MAX_PEERS, NET_MAX_URL_LINKS};
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sizes[k]; i++) {
+			struct link *l = &sets[k][i];
+			if (l->used)
+				take_delta(&n->tls_dial_failed, &l->tls_auth_seen,
+				           stat_auth(nng_stat_find_dialer(all, l->dialer)));
+		}
+	pthread_mutex_unlock(&n->mu);
+	nng_stats_free(all);
+	tls_log(n, 0, load(&n->tls_accept_failed));
+	tls_log(n, 1, load(&n->tls_dial_failed));
+}
+
+static void poll_cb(void *arg)
+{
+	struct net *n = arg;
+	if (nng_aio_result(n->poll_aio) != 0)
+		return; /* net_free */
+	tls_poll(n);
+	nng_sleep_aio(NET_TLS_POLL_MS, n->poll_aio);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv, void *ctx)
@@ -543,6 +781,19 @@ int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv,
 	    cfg->reconnect_max_ms ? cfg->reconnect_max_ms : NET_DEFAULT_RECONNECT_MAX_MS;
 	if (rmin > rmax || rmax > INT32_MAX)
 		return QFS_EINVAL;
+	bool tls = cfg->tls_cert || cfg->tls_key || cfg->tls_ca;
+	if (tls && !(cfg->tls_cert && cfg->tls_key && cfg->tls_ca)) {
+		log_error("net: --tls-cert, --tls-key and --tls-ca go together");
+		return QFS_EINVAL;
+	}
+	if (cfg->listen && net_url_is_tls(cfg->listen) != tls) {
+		log_error("net: cannot listen on %s: %s", cfg->listen,
+		          tls ? "peer links use TLS (--tls-*): the URL must be tls+tcp://"
+		              : "a tls+tcp:// URL needs --tls-cert, --tls-key and --tls-ca");
+		return QFS_EINVAL;
+	}
+	if (cfg->auth_key && sodium_init() < 0)
+		return QFS_EIO;
 
 	struct net *n = calloc(1, sizeof *n);
 	if (!n)
@@ -554,10 +805,36 @@ int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv,
 	n->send_queue = (int)(cfg->send_queue ? cfg->send_queue : NET_DEFAULT_SEND_QUEUE);
 	n->reconnect_min = (nng_duration)rmin;
 	n->reconnect_max = (nng_duration)rmax;
+	if (cfg->auth_key) {
+		n->auth = true;
+		memcpy(n->key, cfg->auth_key, NET_AUTH_KEY_SIZE);
+		n->epoch = cfg->auth_epoch ? cfg->auth_epoch : (uint64_t)wall_ms();
+		net_replay_init(&n->replay);
+	}
 	if (pthread_mutex_init(&n->mu, NULL) != 0) {
 		free(n);
 		return QFS_ENOMEM;
 	}
+	if (tls) {
+		char err[600];
+		int rc = tls_config_new(&n->tls_server, NNG_TLS_MODE_SERVER, cfg->tls_cert,
+		                        cfg->tls_key, cfg->tls_ca, err, sizeof err);
+		if (rc == 0)
+			rc = tls_config_new(&n->tls_client, NNG_TLS_MODE_CLIENT, cfg->tls_cert,
+			                    cfg->tls_key, cfg->tls_ca, err, sizeof err);
+		if (rc == 0)
+			rc = net_err(nng_aio_alloc(&n->poll_aio, poll_cb, n));
+		if (rc != 0) {
+			log_error("net: %s", err[0] ? err : qfs_strerror(rc));
+			net_free(n);
+			return rc;
+		}
+	}
+	if (cfg->listen && !net_url_is_local(cfg->listen) && !n->auth && !tls)
+		log_warn("net: listening on %s beyond loopback with neither --secret-file nor TLS: "
+		         "anyone who can reach it can join the cluster, read and change it (see "
+		         "\"Securing peer traffic\" in docs/usage.md)",
+		         cfg->listen);
 	if (cfg->listen) {
 		int rc = listen_open(n, cfg->listen);
 		if (rc != 0) {
@@ -565,6 +842,8 @@ int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv,
 			return rc;
 		}
 	}
+	if (n->poll_aio)
+		nng_sleep_aio(NET_TLS_POLL_MS, n->poll_aio);
 	*out = n;
 	return 0;
 }
@@ -573,6 +852,10 @@ void net_free(struct net *n)
 {
 	if (!n)
 		return;
+	if (n->poll_aio) {
+		nng_aio_stop(n->poll_aio); /* waits for a running poll; none starts after */
+		nng_aio_free(n->poll_aio);
+	}
 	if (n->listening) {
 		/* After nng_aio_stop no callback runs and none can start: the
 		 * callback's re-arm fails once the aio is stopped. */
@@ -591,6 +874,12 @@ void net_free(struct net *n)
 		link_close(&n->url_links[i]);
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_destroy(&n->mu);
+	/* The sockets hold their own references to the configs. */
+	if (n->tls_client)
+		nng_tls_config_free(n->tls_client);
+	if (n->tls_server)
+		nng_tls_config_free(n->tls_server);
+	memset(n->key, 0, sizeof n->key);
 	free(n);
 }
 
@@ -624,4 +913,6 @@ void net_stats(const struct net *n, struct net_stats *st)
 	st->send_full = load(&n->send_full);
 	st->send_no_peer = load(&n->send_no_peer);
 	st->send_failed = load(&n->send_failed);
+	st->tls_accept_failed = load(&n->tls_accept_failed);
+	st->tls_dial_failed = load(&n->tls_dial_failed);
 }

@@ -5,11 +5,14 @@
  * peer (dialed in the background, reconnecting with backoff), and the
  * counters of what was sent, received and dropped.
  *
- * Two halves:
+ * Three parts:
  *  - the codec (codec.c): pure functions, no nng, no allocation, any thread.
- *    net_decode() is the only reader of outside bytes; it checks every length
- *    before reading and is fuzzed (fuzz/fuzz_net_decode.c).
- *  - the links (link.c): struct net, on nng.
+ *    net_decode_auth() is the only reader of outside bytes; it checks every
+ *    length before reading, the MAC before the body, and is fuzzed
+ *    (fuzz/fuzz_net_decode.c).
+ *  - peer authentication (auth.c): the --secret-file key and the replay
+ *    window (pure but for net_auth_key_load, which reads the file).
+ *  - the links (link.c): struct net, on nng, optionally over TLS.
  *
  * Threads: net_send*, net_peer_*, net_set_cluster_id and net_stats may be
  * called from any thread (one internal mutex; nothing blocks: a send either
@@ -35,7 +38,8 @@
 
 #define NET_MAGIC 0x57534651u /* bytes "QFSW" on the wire (u32 little-endian) */
 #define NET_VERSION 1u
-#define NET_FLAGS_KNOWN 0x0000u /* version 1 defines no flag: others are rejected */
+#define NET_FLAG_AUTH 0x0001u          /* an auth trailer follows the body */
+#define NET_FLAGS_KNOWN NET_FLAG_AUTH /* any other bit is rejected */
 
 /* Fixed parts (bytes); see docs/wire-format.md for the layouts. */
 #define NET_HDR_SIZE 40u           /* magic..crc */
@@ -63,7 +67,13 @@
 	(NET_RAFT_FIXED + RAFT_MAX_MSG_ENTRIES * NET_ENTRY_HDR + RAFT_MAX_MSG_BYTES +              \
 	 NET_SNAP_FIXED + RAFT_CONF_ENCODED_MAX + RAFT_SNAP_CHUNK)
 #define NET_MAX_BODY NET_RAFT_BODY_MAX
-#define NET_MAX_MSG (NET_HDR_SIZE + NET_MAX_BODY) /* one nng message, header included */
+/* The auth trailer of a NET_FLAG_AUTH message (--secret-file): epoch u64,
+ * seq u64, then an HMAC-SHA-512-256 tag (libsodium crypto_auth) of every
+ * byte before the tag.  See docs/wire-format.md "Authentication". */
+#define NET_AUTH_KEY_SIZE 32u /* crypto_auth_KEYBYTES */
+#define NET_AUTH_TAG_SIZE 32u /* crypto_auth_BYTES */
+#define NET_AUTH_SIZE (16u + NET_AUTH_TAG_SIZE)
+#define NET_MAX_MSG (NET_HDR_SIZE + NET_MAX_BODY + NET_AUTH_SIZE) /* one nng message, all in */
 
 _Static_assert(NET_HDR_CRC_OFF + 4u == NET_HDR_SIZE, "crc is the last header field");
 _Static_assert(RAFT_CONF_ENCODED_MAX <= UINT16_MAX, "conf_len is a u16");
@@ -94,6 +104,15 @@ _Static_assert(NET_MAX_MSG < (64u << 20), "a peer message stays well below 64 Mi
 	(64u * 1024)                    /* accepted above NET_MAX_MSG only to count                \
 	                                   it as "too big"; nng cuts larger ones */
 #define NET_DROP_LOG_INTERVAL_MS 60000u /* one log line per drop reason per minute */
+#define NET_TLS_POLL_MS 1000u            /* TLS handshake failure counters read from nng */
+
+/* --secret-file: the file's size bounds, and the replay defence. */
+#define NET_SECRET_MIN 32u        /* bytes (after trimming a text secret) */
+#define NET_SECRET_MAX 4096u      /* a secret, not a data file */
+#define NET_REPLAY_WINDOW 1024u   /* sequence numbers below the highest seen that may
+                                     still arrive (once): reordering across links */
+#define NET_REPLAY_SENDERS 64u    /* senders whose window is kept (least recently
+                                     heard forgotten first) */
 
 _Static_assert(NET_MAX_PEERS >= RAFT_MAX_NODES, "every member must fit as a peer");
 _Static_assert(NET_MAX_MEMBERS == NET_MAX_PEERS, "a liveness table holds every peer");
@@ -102,6 +121,8 @@ _Static_assert(NET_DEFAULT_SEND_QUEUE >= RAFT_DEFAULT_MAX_INFLIGHT,
 _Static_assert(NET_DEFAULT_SEND_QUEUE <= NET_MAX_SEND_QUEUE, "default above cap");
 _Static_assert(NET_DEFAULT_RECONNECT_MIN_MS <= NET_DEFAULT_RECONNECT_MAX_MS,
                "reconnect backoff bounds inverted");
+_Static_assert(NET_REPLAY_WINDOW % 64u == 0, "the replay window is a whole number of u64 words");
+_Static_assert(NET_REPLAY_SENDERS >= 2 * NET_MAX_PEERS, "room for every peer and some joiners");
 
 /* ---------------------------------------------------------------- messages */
 
@@ -134,7 +155,9 @@ enum net_drop {
 	NET_DROP_TOO_BIG = 4, /* longer than NET_MAX_MSG */
 	NET_DROP_CLUSTER = 5, /* another cluster's message (link only) */
 	NET_DROP_DEST = 6,    /* addressed to another node (link only) */
-	NET_DROP_MAX_ = 7,
+	NET_DROP_AUTH = 7,    /* MAC missing, wrong, or present where no secret is set */
+	NET_DROP_REPLAY = 8,  /* authentic, but seen before or from an older epoch (link) */
+	NET_DROP_MAX_ = 9,
 };
 
 struct net_forward {
@@ -204,7 +227,10 @@ struct net_msg {
  * (msg.u.raft.entries points into it).  ~62 KiB: keep it off small stacks. */
 struct net_decoded {
 	struct net_msg msg;
-	enum net_drop why; /* on failure: the reason (GARBAGE, VERSION, CRC, TOO_BIG) */
+	enum net_drop why;  /* on failure: the reason (GARBAGE, VERSION, CRC, TOO_BIG, AUTH) */
+	const char *detail; /* on failure, optional: a static phrase saying more (AUTH) */
+	bool authenticated; /* the MAC was checked: auth_epoch and auth_seq are the sender's */
+	uint64_t auth_epoch, auth_seq;
 	struct raft_entry entries[RAFT_MAX_MSG_ENTRIES];
 	char join_name[NET_MAX_NAME + 1];
 	char join_url[NET_MAX_URL + 1];
@@ -226,15 +252,76 @@ int net_encoded_size(const struct net_msg *m, size_t *size);
  * *len (optional) = bytes written, always net_encoded_size(). */
 int net_encode(const struct net_msg *m, uint8_t *buf, size_t cap, size_t *len);
 
+/* What authenticates one message: the MAC key (NET_AUTH_KEY_SIZE bytes,
+ * borrowed) and the sender's epoch and sequence number, carried under the
+ * MAC (the receiver's replay defence, struct net_replay). */
+struct net_auth {
+	const uint8_t *key;
+	uint64_t epoch, seq;
+};
+
+/* net_encode with the NET_FLAG_AUTH trailer when a is not NULL: the message
+ * is net_encoded_size() + NET_AUTH_SIZE bytes. */
+int net_encode_auth(const struct net_msg *m, const struct net_auth *a, uint8_t *buf, size_t cap,
+                    size_t *len);
+
 /* Decodes buf[0..len): 0, or QFS_ECORRUPT with out->why set.  Checks, in
- * order: size, magic, version, body_len == len - header, crc, flags, kind,
- * then every length before reading it and every field's range; trailing
- * bytes are rejected.  Does NOT check cluster_id or `to` (the link does).
- * Never reads outside buf, never allocates. */
+ * order: size, magic, version, flags, body_len == len - header - trailer,
+ * crc; then the MAC (key given: the message must carry a valid one; key
+ * NULL: it must carry none), *before* anything else is believed; then kind,
+ * ids, every length before reading it and every field's range; trailing
+ * bytes are rejected.  Does NOT check cluster_id, `to` or replays (the link
+ * does).  Never reads outside buf, never allocates. */
+int net_decode_auth(const uint8_t *buf, size_t len, const uint8_t *key, struct net_decoded *out);
+/* net_decode_auth without a key: messages that carry a MAC are refused. */
 int net_decode(const uint8_t *buf, size_t len, struct net_decoded *out);
 
 const char *net_kind_name(int kind);
 const char *net_drop_name(int why);
+
+/* ---------------------------------------------------------------- auth (auth.c) */
+
+/* The MAC key from a cluster secret: a KDF (libsodium crypto_kdf, context
+ * "QFSPEER1", subkey 1) over BLAKE2b-256 of the secret, so the same secret
+ * can key other things under other contexts.  0, or QFS_EINVAL when the
+ * secret is shorter than NET_SECRET_MIN, QFS_EIO when libsodium fails. */
+int net_auth_key_derive(const void *secret, size_t len, uint8_t key[NET_AUTH_KEY_SIZE]);
+
+/* Reads a --secret-file and derives the key.  A file of text (no control
+ * bytes but tab/CR/LF) loses its trailing white space, so an editor's
+ * newline does not change the key; anything else is used byte for byte.
+ * Refused, with a message for the user in err: not a regular file, empty,
+ * fewer than NET_SECRET_MIN bytes, more than NET_SECRET_MAX.  A file that
+ * group or others may read or write is accepted with one warning (logged).
+ * 0 or QFS_EINVAL/QFS_EIO. */
+int net_auth_key_load(const char *path, uint8_t key[NET_AUTH_KEY_SIZE], char *err, size_t errlen);
+
+/* The receiver's replay defence: per sender id, the newest epoch seen and a
+ * window of the NET_REPLAY_WINDOW sequence numbers below the highest one.
+ * A message is fresh when its epoch is newer (the sender restarted: the
+ * window starts over), or its epoch is the same and its seq is above the
+ * highest, or inside the window and not seen yet.  Older epochs, seqs
+ * below the window and repeats are replays.  Not thread-safe (the link's
+ * receive callback owns it).  Senders beyond NET_REPLAY_SENDERS evict the
+ * least recently heard. */
+struct net_replay_slot {
+	uint64_t id, epoch, top, last_use;
+	uint64_t seen[NET_REPLAY_WINDOW / 64]; /* bit (seq % WINDOW): seq seen */
+};
+struct net_replay {
+	uint64_t clock;
+	struct net_replay_slot slot[NET_REPLAY_SENDERS];
+};
+void net_replay_init(struct net_replay *r);
+/* true: fresh, and now remembered; false: a replay (*why, optional, says
+ * which rule). */
+bool net_replay_accept(struct net_replay *r, uint64_t from, uint64_t epoch, uint64_t seq,
+                       const char **why);
+
+/* URL helpers.  tls: "tls+tcp://...".  local: 127.0.0.0/8, [::1],
+ * localhost, ipc:// or inproc://: no other machine can reach it. */
+bool net_url_is_tls(const char *url);
+bool net_url_is_local(const char *url);
 
 /* ---------------------------------------------------------------- links */
 
@@ -249,7 +336,22 @@ struct net_config {
 	uint32_t send_queue;       /* messages buffered per peer (0: default) */
 	uint32_t reconnect_min_ms; /* backoff bounds (0: defaults) */
 	uint32_t reconnect_max_ms;
+	/* --secret-file: every message sent carries a MAC with this key
+	 * (NET_AUTH_KEY_SIZE bytes, copied), every message received must; NULL:
+	 * none is sent and messages that carry one are dropped. */
+	const uint8_t *auth_key;
+	uint64_t auth_epoch; /* this run's epoch, above every earlier run's (0: now, ms) */
+	/* --tls-*: PEM files (all three or none).  Every link, listening and
+	 * dialing, is then tls+tcp:// with mutual authentication: a peer must
+	 * present a certificate signed by tls_ca (the name in it is not
+	 * checked: the CA is the cluster's).  URLs of the other kind are
+	 * refused (QFS_EINVAL), and with no TLS, tls+tcp:// URLs are. */
+	const char *tls_cert, *tls_key, *tls_ca;
 };
+
+/* Checks that the TLS files load (the certificate, its key, the CA):
+ * 0, or QFS_EINVAL with a message for the user in err. */
+int net_tls_check(const char *cert, const char *key, const char *ca, char *err, size_t errlen);
 
 /* Called on an nng thread for each valid message, one call at a time.  d and
  * everything it points to are valid only during the call: copy what you keep.
@@ -265,7 +367,9 @@ typedef void (*net_recv_fn)(void *ctx, const struct net_decoded *d);
 
 /* Opens the listener (synchronously: a bad or busy address fails here) and
  * starts receiving.  cfg and its strings are copied.  QFS_EINVAL (bad config
- * or URL), QFS_EIO (address in use), QFS_ENOMEM. */
+ * or URL, TLS files that do not load), QFS_EIO (address in use), QFS_ENOMEM.
+ * Logs one warning when it listens beyond loopback (net_url_is_local) with
+ * neither auth_key nor TLS. */
 int net_new(struct net **out, const struct net_config *cfg, net_recv_fn on_recv, void *ctx);
 
 /* Stops receiving (waits for a running callback), closes every socket
@@ -314,6 +418,10 @@ struct net_stats {
 	uint64_t send_full;              /* dropped: peer queue full */
 	uint64_t send_no_peer;           /* dropped: unknown peer */
 	uint64_t send_failed;            /* dropped: other errors (encode, memory, closed) */
+	/* TLS handshakes that failed (a certificate not signed by our CA, or
+	 * not TLS at all), as nng counts them, read every NET_TLS_POLL_MS. */
+	uint64_t tls_accept_failed; /* connections to our listener */
+	uint64_t tls_dial_failed;   /* our connections to peers */
 };
 void net_stats(const struct net *n, struct net_stats *st);
 

@@ -11,6 +11,7 @@
 #include "quorumfs/error.h"
 #include "quorumfs/limits.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 
 uint64_t node_now_ns(void)
 {
@@ -95,6 +96,66 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+/* --secret-file and --tls-*: read and checked before anything is mounted,
+ * so a bad file fails the start with a clear message. */
+static int node_security_init(struct node *n, const struct node_options *opt)
+{
+	char err[768];
+	if (opt->secret_file && *opt->secret_file) {
+		if (net_auth_key_load(opt->secret_file, n->net_key, err, sizeof err) < 0) {
+			log_error("%s", err);
+			return QFS_EINVAL;
+		}
+		n->net_auth = true;
+	}
+	if ((opt->tls_cert && *opt->tls_cert) || (opt->tls_key && *opt->tls_key) ||
+	    (opt->tls_ca && *opt->tls_ca)) {
+		if (!n->opt.tls_cert || !n->opt.tls_key || !n->opt.tls_ca) {
+			log_error("--tls-cert, --tls-key and --tls-ca go together");
+			return QFS_EINVAL;
+		}
+		if (net_tls_check(n->opt.tls_cert, n->opt.tls_key, n->opt.tls_ca, err,
+				  sizeof err) < 0) {
+			log_error("%s", err);
+			return QFS_EINVAL;
+		}
+	}
+	return 0;
+}
+
+#define NODE_META_NET_EPOCH "net_epoch"
+
+/* The epoch of this run's authenticated peer messages: the wall clock in
+ * ms, kept above every earlier run's even when the clock went back (peers
+ * drop an older epoch's messages as replays). */
+static uint64_t node_net_epoch(struct node *n)
+{
+	uint64_t now = node_now_ns() / 1000000ull, last = 0;
+	size_t len = 0;
+	struct store_rtxn *rt;
+	if (store_rbegin(n->store, &rt) == 0) {
+		if (store_meta_get(rt, NODE_META_NET_EPOCH, &last, sizeof last, &len) < 0 ||
+		    len != sizeof last)
+			last = 0;
+		store_rend(rt);
+	}
+	uint64_t epoch = now > last ? now : last + 1;
+	if (epoch != now)
+		log_warn("the clock is behind this node's previous run: peer messages carry epoch "
+			 "%llu instead", (unsigned long long)epoch);
+	struct store_wtxn *t;
+	int rc = store_wbegin(n->store, &t);
+	if (rc == 0)
+		rc = store_meta_put(t, NODE_META_NET_EPOCH, &epoch, sizeof epoch);
+	if (rc == 0)
+		rc = store_wcommit(t);
+	else
+		store_wabort(t);
+	if (rc < 0)
+		log_warn("cannot record the peer message epoch: %s", qfs_strerror(rc));
+	return epoch;
+}
+
 int node_new(struct node **out, struct store *s, const struct node_options *opt)
 {
 	struct node *n = calloc(1, sizeof *n);
@@ -102,6 +163,11 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 		return QFS_ENOMEM;
 	n->store = s;
 	n->opt = *opt;
+	n->opt.backup_dir = dup_or_null(opt->backup_dir); /* node_free frees it */
+	n->opt.secret_file = NULL; /* read once (node_security_init): only the key is kept */
+	n->opt.tls_cert = dup_or_null(opt->tls_cert); /* node_free frees them */
+	n->opt.tls_key = dup_or_null(opt->tls_key);
+	n->opt.tls_ca = dup_or_null(opt->tls_ca);
 	n->name = strdup(opt->name ? opt->name : "quorumfs");
 	n->data_dir = strdup(opt->data_dir ? opt->data_dir : ".");
 	n->listen = dup_or_null(opt->listen);
@@ -130,6 +196,9 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 		n->opt.snapshot_entries = 4096;
 	if (!n->opt.batch_max)
 		n->opt.batch_max = QFS_BATCH_MAX;
+	/* Under systemd's WatchdogSec=: ping at half the period. */
+	uint64_t wd_usec = sdnotify_watchdog_usec();
+	n->watchdog_ms = wd_usec ? (wd_usec / 2000 ? wd_usec / 2000 : 1) : 0;
 	n->id = node_id_of(n->name);
 	n->rng = n->id ^ node_now_ns();
 	n->next_req_id = 1;
@@ -143,6 +212,10 @@ int node_new(struct node **out, struct store *s, const struct node_options *opt)
 	pthread_mutex_init(&n->status_mu, NULL);
 	node_members_init(n);
 
+	if (node_security_init(n, opt) < 0) {
+		node_free(n);
+		return QFS_EINVAL;
+	}
 	if (n->join && !n->advertise) {
 		log_error("--join with --listen %s needs --advertise URL: the address the cluster "
 			  "should dial to reach this node", n->listen);
@@ -175,6 +248,11 @@ void node_free(struct node *n)
 		free((char *)n->opt.peers[i].name);
 		free((char *)n->opt.peers[i].url);
 	}
+	free((char *)n->opt.backup_dir);
+	free((char *)n->opt.tls_cert);
+	free((char *)n->opt.tls_key);
+	free((char *)n->opt.tls_ca);
+	explicit_bzero(n->net_key, sizeof n->net_key);
 	pthread_cond_destroy(&n->cv);
 	pthread_mutex_destroy(&n->mu);
 	pthread_mutex_destroy(&n->status_mu);
@@ -309,6 +387,30 @@ static void node_handle_event(struct node *n, struct node_event *ev)
 	free(ev);
 }
 
+/* The loop's next timer: the Raft tick, or a watchdog ping when that
+ * comes first (a --heartbeat longer than the watchdog period). */
+static uint64_t node_next_wake_ms(const struct node *n)
+{
+	if (n->watchdog_ms && n->next_watchdog_ms < n->next_tick_ms)
+		return n->next_watchdog_ms;
+	return n->next_tick_ms;
+}
+
+/* WATCHDOG=1 to systemd when due.  Only the loop pings, between batches:
+ * a loop stuck in a handler, a transaction or a lock stops pinging and
+ * systemd restarts the daemon (WatchdogSec= in quorumfs.service). */
+static void node_watchdog(struct node *n)
+{
+	if (!n->watchdog_ms || n->now_ms < n->next_watchdog_ms)
+		return;
+	n->next_watchdog_ms = n->now_ms + n->watchdog_ms;
+	int rc = sdnotify_send("WATCHDOG=1");
+	if (rc < 0 && !n->watchdog_warned) {
+		n->watchdog_warned = true;
+		log_warn("cannot ping the systemd watchdog at $NOTIFY_SOCKET: %s", strerror(-rc));
+	}
+}
+
 /* Waits for events until the next tick; returns the batch taken (NULL on
  * timeout) and whether the node is stopping. */
 static struct node_event *node_wait(struct node *n, bool *stopping)
@@ -316,11 +418,12 @@ static struct node_event *node_wait(struct node *n, bool *stopping)
 	pthread_mutex_lock(&n->mu);
 	while (!n->head && !n->stopping) {
 		uint64_t now = node_mono_ms();
-		if (now >= n->next_tick_ms)
+		uint64_t wake = node_next_wake_ms(n);
+		if (now >= wake)
 			break;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t wait_ms = n->next_tick_ms - now;
+		uint64_t wait_ms = wake - now;
 		ts.tv_sec += (time_t)(wait_ms / 1000);
 		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -354,6 +457,7 @@ static void *node_loop(void *arg)
 	struct node *n = arg;
 	bool stopping = false;
 	n->next_tick_ms = node_mono_ms() + n->opt.tick_ms;
+	n->next_watchdog_ms = node_mono_ms(); /* the first ping at once */
 	node_process_ready(n); /* bootstrap or restore may have left work */
 	while (!stopping) {
 		struct node_event *ev = node_wait(n, &stopping);
@@ -381,6 +485,7 @@ static void *node_loop(void *arg)
 			node_expire_pending(n);
 			node_reads_tick(n);
 		}
+		node_watchdog(n);
 		node_process_ready(n);
 		node_retry_waiting(n);
 		node_reads_ask(n);
@@ -446,7 +551,11 @@ int node_start(struct node *n)
 {
 	if (n->listen) {
 		struct net_config cfg = {.listen = n->listen, .self_id = n->id,
-					 .cluster_id = n->cluster_id};
+					 .cluster_id = n->cluster_id,
+					 .auth_key = n->net_auth ? n->net_key : NULL,
+					 .auth_epoch = n->net_auth ? node_net_epoch(n) : 0,
+					 .tls_cert = n->opt.tls_cert, .tls_key = n->opt.tls_key,
+					 .tls_ca = n->opt.tls_ca};
 		struct net *net;
 		int rc = net_new(&net, &cfg, node_on_net, n);
 		if (rc < 0) {
@@ -466,11 +575,15 @@ int node_start(struct node *n)
 	if (pthread_create(&n->thread, NULL, node_loop, n) != 0)
 		return QFS_ENOMEM;
 	n->started = true;
-	return node_admin_start(n);
+	int rc = node_admin_start(n);
+	if (rc == 0)
+		rc = node_backup_start(n);
+	return rc;
 }
 
 void node_stop(struct node *n)
 {
+	node_backup_stop(n);
 	node_admin_stop(n);
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;

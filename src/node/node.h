@@ -44,6 +44,11 @@ struct node_options {
 	uint64_t snapshot_entries;   /* applied entries between snapshots (0: 4096) */
 	uint32_t batch_max;          /* proposals per loop turn (0: QFS_BATCH_MAX) */
 	uint32_t dead_after_ms;      /* members/: a node silent this long is gone (0: 3000) */
+	const char *backup_dir;      /* scheduled backups (node_backup.c); NULL: none */
+	uint64_t backup_every_ms;    /* period of the backups (0: none) */
+	uint32_t backup_keep;        /* backups kept in backup_dir (0: 7) */
+	const char *secret_file;     /* --secret-file: MAC on every peer message; NULL: none */
+	const char *tls_cert, *tls_key, *tls_ca; /* --tls-*: peer links over TLS; NULL: plain */
 };
 
 /* Completion of one proposal, on the loop thread, exactly once.  rc is 0 when

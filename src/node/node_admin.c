@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,25 @@
 #include <unistd.h>
 
 #include "quorumfs/error.h"
+#include "store/backup.h"
 #include "util/log.h"
 
 #define ADMIN_REPLY_MAX 65536u
 #define ADMIN_REQUEST_MAX 1024u
+/* import carries its JSON document in the request (the socket is root's). */
+#define ADMIN_MESSAGE_MAX (1024u * 1024 * 1024)
 
 struct node_admin {
 	nng_socket sock;
 	pthread_t thread;
 	char url[4200];
+	atomic_bool stopping; /* ends a long import early */
 };
 
 struct reply {
 	char buf[ADMIN_REPLY_MAX];
 	size_t len;
+	struct qfs_text big; /* export, import: sent instead of buf when used */
 };
 
 static void __attribute__((format(printf, 2, 3))) out(struct reply *r, const char *fmt, ...)
@@ -224,6 +230,69 @@ static void admin_transfer(struct node *n, struct reply *r, const char *name)
 	out(r, "error: leadership did not move within 3 s\n");
 }
 
+/* quorumctl snapshot save FILE: the copy is written here, on the admin
+ * thread, from one read transaction; the loop keeps serving. */
+static void admin_snapshot_save(struct node *n, struct reply *r, const char *path)
+{
+	if (path[0] != '/') {
+		out(r, "error: snapshot-save wants an absolute path\n");
+		return;
+	}
+	struct store_backup_info info;
+	char err[768] = "";
+	uint64_t t0 = node_mono_ms();
+	int rc = node_snapshot_save(n, path, &n->admin->stopping, &info, err, sizeof err);
+	if (rc < 0) {
+		out(r, "error: %s\n", err[0] ? err : qfs_strerror(rc));
+		log_warn("snapshot save to %s failed: %s", path, err[0] ? err : qfs_strerror(rc));
+		return;
+	}
+	uint64_t ms = node_mono_ms() - t0;
+	out(r, "ok\nfile=%s\nrevision=%" PRIu64 "\nkeys=%" PRIu64 "\nbytes=%" PRIu64
+	       "\nindex=%" PRIu64 "\nms=%" PRIu64 "\n",
+	    path, info.revision, info.keys, info.file_len, info.index, ms);
+	log_info("snapshot saved to %s: revision %" PRIu64 ", %" PRIu64 " keys, %" PRIu64
+		 " bytes in %" PRIu64 " ms",
+		 path, info.revision, info.keys, info.file_len, ms);
+}
+
+/* Requests whose argument is the rest of the first line (paths may hold
+ * spaces); import's JSON document follows that line.  1 when handled. */
+static int admin_handle_long(struct node *n, const char *msg, size_t len, struct reply *r)
+{
+	const char *nl = memchr(msg, '\n', len);
+	size_t line = nl ? (size_t)(nl - msg) : len;
+	static const char *const cmds[] = {"snapshot-save", "export", "import"};
+	for (int i = 0; i < 3; i++) {
+		size_t cl = strlen(cmds[i]);
+		if (line < cl || memcmp(msg, cmds[i], cl) != 0 || (line > cl && msg[cl] != ' '))
+			continue;
+		size_t al = line > cl ? line - cl - 1 : 0;
+		if (al >= 4096) {
+			out(r, "error: path too long\n");
+			return 1;
+		}
+		char arg[4096];
+		memcpy(arg, msg + (line > cl ? cl + 1 : cl), al);
+		arg[al] = '\0';
+		if (i == 0) {
+			admin_snapshot_save(n, r, arg);
+		} else if (i == 1) {
+			node_export(n, arg, &r->big);
+		} else {
+			const char *body = nl ? nl + 1 : msg + len;
+			node_import(n, arg, body, (size_t)(msg + len - body), &n->admin->stopping,
+				    &r->big);
+		}
+		if (r->big.err) {
+			qfs_text_free(&r->big);
+			out(r, "error: out of memory\n");
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static void admin_handle(struct node *n, char *req, struct reply *r)
 {
 	char *save = NULL;
@@ -264,15 +333,21 @@ static void *admin_loop(void *arg)
 			break;
 		if (rv != 0)
 			continue;
-		char req[ADMIN_REQUEST_MAX];
-		size_t k = len < sizeof req - 1 ? len : sizeof req - 1;
-		memcpy(req, buf, k);
-		req[k] = '\0';
-		nng_free(buf, len);
 		r->len = 0;
 		r->buf[0] = '\0';
-		admin_handle(n, req, r);
-		if (nng_send(n->admin->sock, r->buf, r->len, 0) == NNG_ECLOSED)
+		qfs_text_init(&r->big);
+		if (!admin_handle_long(n, buf, len, r)) {
+			char req[ADMIN_REQUEST_MAX];
+			size_t k = len < sizeof req - 1 ? len : sizeof req - 1;
+			memcpy(req, buf, k);
+			req[k] = '\0';
+			admin_handle(n, req, r);
+		}
+		nng_free(buf, len);
+		int sent = r->big.len ? nng_send(n->admin->sock, r->big.buf, r->big.len, 0)
+				      : nng_send(n->admin->sock, r->buf, r->len, 0);
+		qfs_text_free(&r->big);
+		if (sent == NNG_ECLOSED)
 			break;
 	}
 	free(r);
@@ -285,7 +360,10 @@ int node_admin_start(struct node *n)
 	if (!a)
 		return QFS_ENOMEM;
 	snprintf(a->url, sizeof a->url, "ipc://%s/admin.sock", n->data_dir);
+	atomic_init(&a->stopping, false);
 	int rv = nng_rep0_open(&a->sock);
+	if (rv == 0)
+		nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, ADMIN_MESSAGE_MAX);
 	if (rv == 0) {
 		unlink(a->url + 6); /* a stale socket of a dead daemon */
 		rv = nng_listen(a->sock, a->url, NULL, 0);
@@ -318,6 +396,7 @@ void node_admin_stop(struct node *n)
 {
 	if (!n->admin)
 		return;
+	atomic_store(&n->admin->stopping, true);
 	/* nng 1.5.2 may block in nng_close after the socket is marked closed
 	 * (nanomsg/nng#1543): close on a thread of its own; the admin thread's
 	 * receive fails as soon as the close begins. */

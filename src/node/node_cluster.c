@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "quorumfs/error.h"
+#include "store/backup.h"
 #include "util/log.h"
 
 #define META_CLUSTER_ID "cluster_id"
@@ -110,6 +111,30 @@ static uint64_t cluster_id_of(const struct node *n)
 	return node_id_of(buf);
 }
 
+/* A data directory seeded by `quorumctl snapshot restore` carries the
+ * backup's digest: the new cluster's id mixes it in, so it differs from the
+ * cluster the backup came from even with the same --peer list (and every
+ * node restored from the same file agrees on it). */
+static uint64_t restored_cluster_id(struct node *n, uint64_t id)
+{
+	uint8_t digest[STORE_BACKUP_DIGEST];
+	size_t len = 0;
+	struct store_rtxn *rt;
+	if (store_rbegin(n->store, &rt) < 0)
+		return id;
+	int rc = store_meta_get(rt, STORE_META_RESTORED, digest, sizeof digest, &len);
+	store_rend(rt);
+	if (rc < 0 || len != sizeof digest)
+		return id;
+	uint64_t h = id ^ 0x7265737472656431ull; /* "restred1" */
+	for (size_t i = 0; i < sizeof digest; i++) {
+		h ^= digest[i];
+		h *= 0x100000001b3ull;
+	}
+	log_info("bootstrapping a new cluster from a restored snapshot");
+	return h ? h : 1;
+}
+
 static int node_bootstrap(struct node *n)
 {
 	struct raft_conf conf = {0};
@@ -144,7 +169,7 @@ static int node_bootstrap(struct node *n)
 		log_error("cannot bootstrap: %s", raft_strerror(rc));
 		return QFS_EINVAL;
 	}
-	n->cluster_id = cluster_id_of(n);
+	n->cluster_id = restored_cluster_id(n, cluster_id_of(n));
 	struct store_wtxn *t;
 	rc = store_wbegin(n->store, &t);
 	if (rc == 0)

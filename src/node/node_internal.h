@@ -137,6 +137,9 @@ struct node_counters {
 	_Atomic uint64_t term_changes;          /* the term this node is in grew */
 	_Atomic uint64_t snapshots_written;
 	_Atomic uint64_t snapshots_installed;
+	_Atomic uint64_t backups;               /* scheduled backups written and verified */
+	_Atomic uint64_t backup_failures;       /* scheduled backups that failed */
+	_Atomic uint64_t backup_last_success_s; /* wall clock of the last good one (0: none) */
 };
 
 struct node {
@@ -158,11 +161,19 @@ struct node {
 	uint64_t next_req_id; /* guarded by mu; (boot epoch << 32) + sequence, so
 	                         ids never repeat across restarts */
 
+	/* Peer security (--secret-file, --tls-*): set by node_new. */
+	bool net_auth;
+	uint8_t net_key[NET_AUTH_KEY_SIZE];
+
 	/* Loop thread only. */
 	struct raft *raft;
 	struct net *net;
 	uint64_t rng;
 	uint64_t now_ms, next_tick_ms, next_join_ms;
+	/* systemd watchdog (node.c): WATCHDOG=1 every watchdog_ms from the loop,
+	 * so a wedged loop stops pinging; 0: not asked for. */
+	uint64_t watchdog_ms, next_watchdog_ms;
+	bool watchdog_warned;
 	uint64_t leader;        /* as of the last ready */
 	uint8_t role;
 	struct node_pending *pending_hash[NODE_PENDING_BUCKETS];
@@ -183,6 +194,8 @@ struct node {
 
 	/* Admin socket for quorumctl (node_admin.c). */
 	struct node_admin *admin;
+	/* Scheduled backups (node_backup.c); NULL without --backup-dir. */
+	struct node_backup *backup;
 
 	/* Copy for node_status(), refreshed by the loop.  status_mu also
 	 * guards publishing and withdrawing `net` (node_start/node_stop), so
@@ -238,6 +251,22 @@ int node_call(struct node *n, int (*fn)(struct node *n, void *arg), void *arg);
 /* node_admin.c */
 int node_admin_start(struct node *n);
 void node_admin_stop(struct node *n);
+
+/* node_backup.c: snapshot files (store/backup.h).  node_snapshot_save runs on
+ * the admin thread (one read transaction; the loop goes on). */
+#define NODE_BACKUP_KEEP_DEFAULT 7u
+struct store_backup_info;
+uint64_t node_cluster_id_stored(struct node *n);
+int node_snapshot_save(struct node *n, const char *path, const _Atomic bool *cancel,
+		       struct store_backup_info *info, char *err, size_t errlen);
+int node_backup_start(struct node *n);
+void node_backup_stop(struct node *n);
+
+/* node_export.c: quorumctl export / import, on the admin thread.  Replies
+ * go to t ("ok\n..." or "error: ...\n"); `stop` ends an import early. */
+void node_export(struct node *n, const char *path, struct qfs_text *t);
+void node_import(struct node *n, const char *path, const char *json, size_t len,
+		 const _Atomic bool *stop, struct qfs_text *t);
 
 /* node_read.c */
 void node_reads_add(struct node *n, struct node_reader *r);

@@ -166,6 +166,13 @@ static void render_counters(struct node *n, struct qfs_text *t)
 		get(&c->snapshots_written));
 	counter(t, "quorumfs_snapshots_installed_total",
 		"Snapshots received from the leader and installed.", get(&c->snapshots_installed));
+	counter(t, "quorumfs_backups_total",
+		"Scheduled backups (--backup-dir) written and verified.", get(&c->backups));
+	counter(t, "quorumfs_backup_failures_total",
+		"Scheduled backups that failed (the log says why).", get(&c->backup_failures));
+	gauge(t, "quorumfs_backup_last_success_timestamp_seconds",
+	      "Unix time of the last successful scheduled backup (0: none yet).",
+	      get(&c->backup_last_success_s));
 }
 
 static void render_net(struct node *n, struct qfs_text *t)
@@ -196,6 +203,13 @@ static void render_net(struct node *n, struct qfs_text *t)
 	qfs_metric_u64(t, "quorumfs_peer_send_drops_total", "reason=\"unknown peer\"",
 		       ns.send_no_peer);
 	qfs_metric_u64(t, "quorumfs_peer_send_drops_total", "reason=\"failed\"", ns.send_failed);
+	qfs_metric_help(t, "quorumfs_peer_tls_handshake_failures_total", "counter",
+			"Peer TLS handshakes nng reports as authentication failures (--tls-*: a "
+			"certificate not signed by --tls-ca), on our listener (accept) or our links (dial).");
+	qfs_metric_u64(t, "quorumfs_peer_tls_handshake_failures_total", "side=\"accept\"",
+		       ns.tls_accept_failed);
+	qfs_metric_u64(t, "quorumfs_peer_tls_handshake_failures_total", "side=\"dial\"",
+		       ns.tls_dial_failed);
 }
 
 static void render_store(struct node *n, struct qfs_text *t)

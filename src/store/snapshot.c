@@ -59,6 +59,8 @@ struct snap_writer {
 	uint64_t off;
 	uint32_t crc;
 	int err;
+	store_snap_tap tap; /* optional: sees every byte written */
+	void *tap_ctx;
 };
 
 static void w_bytes(struct snap_writer *w, const void *p, size_t n)
@@ -71,6 +73,8 @@ static void w_bytes(struct snap_writer *w, const void *p, size_t n)
 	}
 	w->crc = crc32c(w->crc, p, n);
 	w->off += n;
+	if (w->tap && w->tap(w->tap_ctx, p, n) != 0)
+		w->err = QFS_EINTR;
 }
 
 static void w_record(struct snap_writer *w, uint8_t type, const MDB_val *k, const MDB_val *v)
@@ -136,7 +140,7 @@ static int write_table(struct snap_writer *w, MDB_txn *txn, MDB_dbi dbi, uint8_t
 	return rc ? rc : w->err;
 }
 
-static int fsync_parent(const char *path)
+int store_fsync_parent(const char *path)
 {
 	char dir[4096];
 	const char *slash = strrchr(path, '/');
@@ -157,38 +161,13 @@ static int fsync_parent(const char *path)
 	return rc;
 }
 
-int store_snapshot_write(struct store *s, const char *path, const struct store_snap_info *in,
-                         struct store_snap_info *out)
+/* The table sizes must agree with the counters: a damaged store must not
+ * spread through snapshots.  *records: the record count of the file. */
+static int snap_counts(struct store *s, MDB_txn *txn, const struct store_meta *m,
+                       uint64_t *records)
 {
-	if (!s || !path || !in)
-		return QFS_EINVAL;
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-		return QFS_ENAMETOOLONG;
-	uint8_t conf[RAFT_CONF_ENCODED_MAX];
-	int clen = 0;
-	if (in->conf.n_voters || in->conf.n_learners) {
-		clen = raft_conf_encode(&in->conf, conf, sizeof conf);
-		if (clen < 0)
-			return QFS_EINVAL;
-	}
-
-	struct store_rtxn *r;
-	int rc = store_rbegin(s, &r);
-	if (rc < 0)
-		return rc;
-	MDB_txn *txn = r->txn;
-	struct store_meta m;
 	MDB_stat si, sn, sd, ss;
-	FILE *f = NULL;
-	struct snap_writer w = {0};
-	if ((rc = store_get_meta(s, txn, &m)) < 0)
-		goto out;
-	if (in->index != m.applied) {
-		rc = QFS_EINVAL; /* the caller's index must be what the keyspace holds */
-		goto out;
-	}
-	rc = store_mdb_error(mdb_stat(txn, s->dbi_inodes, &si));
+	int rc = store_mdb_error(mdb_stat(txn, s->dbi_inodes, &si));
 	if (rc == 0)
 		rc = store_mdb_error(mdb_stat(txn, s->dbi_names, &sn));
 	if (rc == 0)
@@ -196,31 +175,64 @@ int store_snapshot_write(struct store *s, const char *path, const struct store_s
 	if (rc == 0)
 		rc = store_mdb_error(mdb_stat(txn, s->dbi_sess, &ss));
 	if (rc < 0)
-		goto out;
-	if (si.ms_entries != m.keys || sn.ms_entries + 1 != m.keys || sd.ms_entries >= m.keys) {
+		return rc;
+	if (si.ms_entries != m->keys || sn.ms_entries + 1 != m->keys || sd.ms_entries >= m->keys) {
 		log_error("store: snapshot: store counters disagree with its tables "
 		          "(keys %llu, inodes %zu, names %zu, values %zu)",
-		          (unsigned long long)m.keys, si.ms_entries, sn.ms_entries, sd.ms_entries);
-		rc = QFS_ECORRUPT;
-		goto out;
+		          (unsigned long long)m->keys, si.ms_entries, sn.ms_entries, sd.ms_entries);
+		return QFS_ECORRUPT;
 	}
-	uint64_t records = (uint64_t)si.ms_entries + sn.ms_entries + sd.ms_entries + ss.ms_entries;
+	*records = (uint64_t)si.ms_entries + sn.ms_entries + sd.ms_entries + ss.ms_entries;
+	return 0;
+}
 
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = qfs_from_errno(errno);
-		log_error("store: snapshot: cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	f = fdopen(fd, "wb");
-	if (!f) {
-		rc = qfs_from_errno(errno);
-		close(fd);
-		goto out_unlink;
-	}
-	setvbuf(f, NULL, _IOFBF, SNAP_IO_BUF);
-	w.f = f;
+static int snap_conf(const struct store_snap_info *in, uint8_t conf[RAFT_CONF_ENCODED_MAX])
+{
+	if (!in->conf.n_voters && !in->conf.n_learners)
+		return 0;
+	int clen = raft_conf_encode(&in->conf, conf, RAFT_CONF_ENCODED_MAX);
+	return clen < 0 ? QFS_EINVAL : clen;
+}
 
+int store_snap_stream_size(struct store *s, MDB_txn *txn, const struct store_snap_info *in,
+                           uint64_t *len)
+{
+	uint8_t conf[RAFT_CONF_ENCODED_MAX];
+	int clen = snap_conf(in, conf);
+	if (clen < 0)
+		return clen;
+	uint64_t total = SNAP_HDR_FIXED + (uint64_t)clen + SNAP_TRAILER;
+	MDB_dbi dbis[SNAP_TABLES] = {s->dbi_inodes, s->dbi_names, s->dbi_data, s->dbi_sess};
+	for (int i = 0; i < SNAP_TABLES; i++) {
+		MDB_cursor *c;
+		int m = mdb_cursor_open(txn, dbis[i], &c);
+		if (m != 0)
+			return store_mdb_error(m);
+		MDB_val k, v;
+		for (m = mdb_cursor_get(c, &k, &v, MDB_FIRST); m == 0;
+		     m = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+			total += SNAP_REC_HDR + k.mv_size + v.mv_size;
+		mdb_cursor_close(c);
+		if (m != MDB_NOTFOUND)
+			return store_mdb_error(m);
+	}
+	*len = total;
+	return 0;
+}
+
+int store_snap_stream(struct store *s, MDB_txn *txn, const struct store_meta *m,
+                      const struct store_snap_info *in, FILE *f, store_snap_tap tap,
+                      void *tap_ctx, uint64_t *len)
+{
+	uint8_t conf[RAFT_CONF_ENCODED_MAX];
+	int clen = snap_conf(in, conf);
+	if (clen < 0)
+		return clen;
+	uint64_t records;
+	int rc = snap_counts(s, txn, m, &records);
+	if (rc < 0)
+		return rc;
+	struct snap_writer w = {.f = f, .tap = tap, .tap_ctx = tap_ctx};
 	uint8_t h[SNAP_HDR_FIXED];
 	memset(h, 0, sizeof h);
 	memcpy(h, SNAP_MAGIC, 8);
@@ -229,10 +241,10 @@ int store_snapshot_write(struct store *s, const char *path, const struct store_s
 	store_le64_put(h + 16, in->cluster_id);
 	store_le64_put(h + 24, in->index);
 	store_le64_put(h + 32, in->term);
-	store_le64_put(h + 40, m.revision);
-	store_le64_put(h + 48, m.next_ino);
-	store_le64_put(h + 56, m.keys);
-	store_le64_put(h + 64, m.bytes);
+	store_le64_put(h + 40, m->revision);
+	store_le64_put(h + 48, m->next_ino);
+	store_le64_put(h + 56, m->keys);
+	store_le64_put(h + 64, m->bytes);
 	store_le64_put(h + 72, records);
 	store_le32_put(h + 80, (uint32_t)clen);
 	store_le32_put(h + 84, 0);
@@ -252,7 +264,7 @@ int store_snapshot_write(struct store *s, const char *path, const struct store_s
 	if (rc == 0 && n != records)
 		rc = QFS_ECORRUPT; /* one read txn: cannot happen */
 	if (rc < 0)
-		goto out_unlink;
+		return rc;
 
 	uint8_t tr[SNAP_TRAILER];
 	store_le64_put(tr, records);
@@ -261,7 +273,55 @@ int store_snapshot_write(struct store *s, const char *path, const struct store_s
 	store_le32_put(tr + 16, w.crc);
 	store_le32_put(tr + 20, 0);
 	w_bytes(&w, tr + 16, 8);
-	if ((rc = w.err) < 0)
+	if (w.err == 0 && len)
+		*len = w.off;
+	return w.err;
+}
+
+int store_snapshot_write(struct store *s, const char *path, const struct store_snap_info *in,
+                         struct store_snap_info *out)
+{
+	if (!s || !path || !in)
+		return QFS_EINVAL;
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return QFS_ENAMETOOLONG;
+	uint8_t conf[RAFT_CONF_ENCODED_MAX];
+	if (snap_conf(in, conf) < 0)
+		return QFS_EINVAL;
+
+	struct store_rtxn *r;
+	int rc = store_rbegin(s, &r);
+	if (rc < 0)
+		return rc;
+	MDB_txn *txn = r->txn;
+	struct store_meta m;
+	FILE *f = NULL;
+	uint64_t written = 0;
+	if ((rc = store_get_meta(s, txn, &m)) < 0)
+		goto out;
+	if (in->index != m.applied) {
+		rc = QFS_EINVAL; /* the caller's index must be what the keyspace holds */
+		goto out;
+	}
+	uint64_t records;
+	if ((rc = snap_counts(s, txn, &m, &records)) < 0)
+		goto out;
+
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = qfs_from_errno(errno);
+		log_error("store: snapshot: cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = fdopen(fd, "wb");
+	if (!f) {
+		rc = qfs_from_errno(errno);
+		close(fd);
+		goto out_unlink;
+	}
+	setvbuf(f, NULL, _IOFBF, SNAP_IO_BUF);
+	if ((rc = store_snap_stream(s, txn, &m, in, f, NULL, NULL, &written)) < 0)
 		goto out_unlink;
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		rc = qfs_from_errno(errno);
@@ -279,13 +339,13 @@ int store_snapshot_write(struct store *s, const char *path, const struct store_s
 		          strerror(errno));
 		goto out_unlink;
 	}
-	if ((rc = fsync_parent(path)) < 0)
+	if ((rc = store_fsync_parent(path)) < 0)
 		goto out;
 	if (out) {
 		*out = *in;
 		out->revision = m.revision;
 		out->keys = m.keys;
-		out->bytes = w.off;
+		out->bytes = written;
 	}
 	goto out;
 
@@ -306,7 +366,8 @@ out:
 struct snap_reader {
 	FILE *f;
 	const char *path;
-	uint64_t off; /* bytes read so far */
+	uint64_t off;   /* bytes read so far */
+	uint64_t limit; /* bytes the snapshot may take (UINT64_MAX: to the end of the file) */
 	uint32_t crc; /* CRC-32C of those bytes */
 	char *err;
 	size_t errlen;
@@ -331,6 +392,9 @@ __attribute__((format(printf, 3, 4))) static int r_fail(struct snap_reader *r, i
 /* Reads exactly n bytes (into p, or discarded in chunks when p is NULL). */
 static int r_read(struct snap_reader *r, void *p, size_t n)
 {
+	if (n > r->limit - r->off) /* the region ends first (limit >= off always) */
+		return r_fail(r, QFS_ECORRUPT, "truncated at byte %llu",
+		              (unsigned long long)r->limit);
 	while (n) {
 		size_t want = n, got;
 		uint8_t *dst = p;
@@ -370,13 +434,13 @@ static int sink_fail(struct snap_reader *r, struct snap_sink *k, int mdb_rc)
 static int parse_header(struct snap_reader *r, struct snap_hdr *h)
 {
 	uint8_t b[SNAP_HDR_FIXED];
-	size_t got = fread(b, 1, 8, r->f);
+	size_t got = fread(b, 1, r->limit < 8 ? (size_t)r->limit : 8, r->f);
 	r->off += got;
 	r->crc = crc32c(r->crc, b, got);
 	if (memcmp(b, SNAP_MAGIC, got) != 0)
 		return r_fail(r, QFS_ECORRUPT, "not a quorumfs snapshot (bad magic)");
 	if (got != 8) {
-		if (ferror(r->f))
+		if (ferror(r->f) && r->limit >= 8)
 			return r_fail(r, QFS_EIO, "read error at byte %llu: %s",
 			              (unsigned long long)r->off, strerror(errno));
 		return r_fail(r, QFS_ECORRUPT, "truncated at byte %llu",
@@ -527,11 +591,13 @@ static int parse_record(struct snap_reader *r, const struct snap_hdr *h, struct 
 	return 0;
 }
 
-/* Reads the whole file, checking everything; loads the records when k is set. */
-static int parse_file(const char *path, struct snap_hdr *h, char *err, size_t errlen,
-                      struct snap_sink *k)
+/* Reads the snapshot in bytes [offset, offset + limit) of the file (limit
+ * UINT64_MAX: to its end), checking everything; loads the records when k is
+ * set. */
+static int parse_region(const char *path, uint64_t offset, uint64_t limit, struct snap_hdr *h,
+                        char *err, size_t errlen, struct snap_sink *k)
 {
-	struct snap_reader r = {.path = path, .err = err, .errlen = errlen};
+	struct snap_reader r = {.path = path, .err = err, .errlen = errlen, .limit = limit};
 	if (err && errlen)
 		err[0] = '\0';
 	r.chunk = malloc(SNAP_CHUNK);
@@ -546,7 +612,12 @@ static int parse_file(const char *path, struct snap_hdr *h, char *err, size_t er
 	}
 	setvbuf(r.f, NULL, _IOFBF, SNAP_IO_BUF);
 
-	rc = parse_header(&r, h);
+	rc = 0;
+	if (offset && fseeko(r.f, (off_t)offset, SEEK_SET) != 0)
+		rc = r_fail(&r, QFS_EIO, "cannot seek to byte %llu: %s",
+		            (unsigned long long)offset, strerror(errno));
+	if (rc == 0)
+		rc = parse_header(&r, h);
 	struct rec_state *st = calloc(1, sizeof *st);
 	if (rc == 0 && !st)
 		rc = QFS_ENOMEM;
@@ -575,7 +646,7 @@ static int parse_file(const char *path, struct snap_hdr *h, char *err, size_t er
 		                store_le64_get(tr + 8) != body || store_le32_get(tr + 20) != 0))
 			rc = r_fail(&r, QFS_ECORRUPT, "malformed trailer at byte %llu",
 			            (unsigned long long)body);
-		if (rc == 0 && fgetc(r.f) != EOF)
+		if (rc == 0 && (limit != UINT64_MAX ? r.off != limit : fgetc(r.f) != EOF))
 			rc = r_fail(&r, QFS_ECORRUPT,
 			            "unexpected bytes after the trailer (byte %llu)",
 			            (unsigned long long)r.off);
@@ -590,6 +661,12 @@ static int parse_file(const char *path, struct snap_hdr *h, char *err, size_t er
 	return rc;
 }
 
+static int parse_file(const char *path, struct snap_hdr *h, char *err, size_t errlen,
+                      struct snap_sink *k)
+{
+	return parse_region(path, 0, UINT64_MAX, h, err, errlen, k);
+}
+
 int store_snapshot_verify(const char *path, struct store_snap_info *info, char *err, size_t errlen)
 {
 	struct snap_hdr h;
@@ -600,7 +677,24 @@ int store_snapshot_verify(const char *path, struct store_snap_info *info, char *
 	return rc;
 }
 
+int store_snap_verify_region(const char *path, uint64_t offset, uint64_t len,
+                             struct store_snap_info *info, char *err, size_t errlen)
+{
+	struct snap_hdr h;
+	memset(&h, 0, sizeof h);
+	int rc = parse_region(path, offset, len, &h, err, errlen, NULL);
+	if (rc == 0 && info)
+		*info = h.info;
+	return rc;
+}
+
 int store_snapshot_install(struct store_wtxn *t, const char *path, struct store_snap_info *info)
+{
+	return store_snap_install_region(t, path, 0, UINT64_MAX, info);
+}
+
+int store_snap_install_region(struct store_wtxn *t, const char *path, uint64_t offset,
+                              uint64_t len, struct store_snap_info *info)
 {
 	struct store *s = t->s;
 	STORE_ASSERT(s->writing && t->txn);
@@ -610,7 +704,7 @@ int store_snapshot_install(struct store_wtxn *t, const char *path, struct store_
 	struct snap_hdr h;
 	memset(&h, 0, sizeof h);
 	/* Pass 1: verify; a bad file is refused with the txn untouched. */
-	int rc = parse_file(path, &h, err, sizeof err, NULL);
+	int rc = parse_region(path, offset, len, &h, err, sizeof err, NULL);
 	if (rc < 0) {
 		log_error("store: snapshot install refused: %s", err[0] ? err : qfs_strerror(rc));
 		return rc;
@@ -631,7 +725,7 @@ int store_snapshot_install(struct store_wtxn *t, const char *path, struct store_
 		rc = store_mdb_error(m);
 		snprintf(err, sizeof err, "%s: %s", path, qfs_strerror(rc));
 	} else {
-		rc = parse_file(path, &h2, err, sizeof err, &k);
+		rc = parse_region(path, offset, len, &h2, err, sizeof err, &k);
 	}
 	for (int i = 0; i < SNAP_TABLES; i++)
 		if (k.c[i])

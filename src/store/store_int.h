@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "quorumfs/limits.h"
 #include "store/raftlog.h"
@@ -195,6 +196,28 @@ static inline uint64_t store_le64_get(const uint8_t *p)
 		v = (v << 8) | p[i];
 	return v;
 }
+
+/* snapshot.c, for backup.c: the §9 snapshot stream inside another file.
+ * A tap sees every byte written; a nonzero return stops the write
+ * (QFS_EINTR). */
+typedef int (*store_snap_tap)(void *ctx, const void *p, size_t n);
+/* Exact length store_snap_stream will write for txn's state. */
+int store_snap_stream_size(struct store *s, MDB_txn *txn, const struct store_snap_info *in,
+                           uint64_t *len);
+/* Writes header (in: cluster id, index, term, conf; m: the counters), records
+ * and trailer to f; *len gets the bytes written. */
+int store_snap_stream(struct store *s, MDB_txn *txn, const struct store_meta *m,
+                      const struct store_snap_info *in, FILE *f, store_snap_tap tap,
+                      void *tap_ctx, uint64_t *len);
+/* Verify / install the snapshot held in bytes [offset, offset + len) of path:
+ * the same checks as store_snapshot_verify / store_snapshot_install, and the
+ * snapshot must end exactly at offset + len. */
+int store_snap_verify_region(const char *path, uint64_t offset, uint64_t len,
+                             struct store_snap_info *info, char *err, size_t errlen);
+int store_snap_install_region(struct store_wtxn *t, const char *path, uint64_t offset,
+                              uint64_t len, struct store_snap_info *info);
+/* fsync of the directory holding path (after a rename into it). */
+int store_fsync_parent(const char *path);
 
 /* raftlog.c: a session record (STORE_SESS_SIZE bytes) is well-formed. */
 int store_sess_check(const MDB_val *k, const MDB_val *v);

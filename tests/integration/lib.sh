@@ -25,6 +25,8 @@ QFS_BIN=${QUORUMFS_BIN:-$QFS_SRC_DIR/build/quorumfs}
 # The daemon reads QUORUMFS_<OPTION> from its environment: never hand it ours.
 unset QUORUMFS_BIN
 for _v in $(compgen -e | grep '^QUORUMFS_' || true); do unset "$_v"; done
+# Nor a service manager's: under $NOTIFY_SOCKET the daemon never forks.
+unset NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 QFS_FAILS=0
 QFS_MOUNTS=()
 T=""

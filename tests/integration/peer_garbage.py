@@ -3,6 +3,8 @@
 quorumfs peer port (used by c07_garbage.sh).
 
     peer_garbage.py PHASE HOST PORT --peers n1=URL,n2=URL,... --to NAME [--seed N]
+    peer_garbage.py proxy HOST PORT --upstream HOST:PORT --capture FILE [--hold S]
+    peer_garbage.py replay HOST PORT --capture FILE [--last N]
 
 PHASE:
   raw      raw TCP garbage: random streams, an HTTP request, a half SP
@@ -16,6 +18,16 @@ PHASE:
            RAFT messages (term 1) of every type
   idle     opens 50 connections that stop mid-handshake and keeps them open
            for --hold seconds
+  proxy    (--secret-file tests, c17) a man in the middle: listens on HOST:PORT,
+           forwards every push0 connection to --upstream (SP handshakes and
+           frames, both ways for the handshake) and appends each forwarded
+           frame to --capture (u64 length + payload), for --hold seconds
+  replay   sends to HOST:PORT, over one push0 connection, the last --last
+           captured frames as they were (authentic, already delivered: the
+           receiver must drop them as replays); then forgeries made from them:
+           a bit flipped in the body (crc fixed: bad MAC), a random tag (bad
+           MAC), the MAC stripped (no MAC), and a FORWARD (a proposal) with a
+           made-up tag. Prints one line per kind with its count.
 
 The wire format is docs/wire-format.md; the SP handshake is nng's: 8 bytes
 "\\0SP\\0" + protocol (u16 big endian) + 2 zero bytes; every message is a u64
@@ -28,6 +40,7 @@ import random
 import socket
 import struct
 import sys
+import threading
 import time
 
 PROTO_PUSH0 = 0x50  # NNI_PROTO(5, 0)
@@ -71,6 +84,145 @@ def header(kind, cluster, frm, to, body, version=1, flags=0, magic=MAGIC, body_l
     if not good_crc:
         crc ^= 0x5A5A5A5A
     return h + struct.pack("<I", crc) + body
+
+
+AUTH_FLAG = 1
+AUTH_TRAILER = 48  # epoch u64, seq u64, tag (32)
+TAG = 32
+
+
+def fix_crc(m):
+    """Recomputes the crc of message m: over everything before the tag (the
+    whole message without NET_FLAG_AUTH), with the crc field zeroed."""
+    flags = struct.unpack_from("<H", m, 6)[0]
+    end = len(m) - (TAG if flags & AUTH_FLAG else 0)
+    b = bytearray(m)
+    b[36:40] = b"\0\0\0\0"
+    b[36:40] = struct.pack("<I", crc32c(bytes(b[:end])))
+    return bytes(b)
+
+
+def recv_exact(s, n):
+    got = b""
+    while len(got) < n:
+        chunk = s.recv(n - len(got))
+        if not chunk:
+            raise EOFError("connection closed")
+        got += chunk
+    return got
+
+
+def read_capture(path):
+    frames = []
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 0
+    while off + 8 <= len(data):
+        n = struct.unpack_from(">Q", data, off)[0]
+        if off + 8 + n > len(data):
+            break
+        frames.append(data[off + 8:off + 8 + n])
+        off += 8 + n
+    return frames
+
+
+def proxy(a):
+    """Forwards push0 connections to --upstream, recording every frame."""
+    up_host, up_port = a.upstream.rsplit(":", 1)
+    up_port = int(up_port)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((a.host, a.port))
+    srv.listen(64)
+    srv.settimeout(0.5)
+    out = open(a.capture, "ab")
+    lock = threading.Lock()
+    stats = {"conns": 0, "frames": 0}
+
+    def serve(c):
+        u = None
+        try:
+            c.settimeout(None)
+            hs = recv_exact(c, 8)
+            u = socket.create_connection((up_host, up_port), timeout=5)
+            u.settimeout(None)
+            u.sendall(hs)
+            c.sendall(recv_exact(u, 8))
+            while True:
+                hdr = recv_exact(c, 8)
+                n = struct.unpack(">Q", hdr)[0]
+                if n > (64 << 20):
+                    return
+                body = recv_exact(c, n)
+                u.sendall(hdr + body)
+                with lock:
+                    stats["frames"] += 1
+                    if stats["frames"] <= a.max_capture:
+                        out.write(hdr + body)
+                        out.flush()
+        except (OSError, EOFError):
+            pass
+        finally:
+            closing(c)
+            if u is not None:
+                closing(u)
+
+    print("proxy on %s:%d -> %s" % (a.host, a.port, a.upstream))
+    sys.stdout.flush()
+    end = time.time() + a.hold
+    while time.time() < end:
+        try:
+            c, _ = srv.accept()
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        stats["conns"] += 1
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    print("proxy: %d connections, %d frames" % (stats["conns"], stats["frames"]))
+    return 0
+
+
+def replay(a):
+    frames = [f for f in read_capture(a.capture)
+              if len(f) >= 40 + AUTH_TRAILER and struct.unpack_from("<H", f, 6)[0] & AUTH_FLAG]
+    if not frames:
+        print("no authenticated frames in %s" % a.capture)
+        return 1
+    rnd = random.Random(a.seed)
+    last = frames[-a.last:]
+    s = connect(a.host, a.port)
+    if sp_handshake(s) is None:
+        print("no SP handshake answer from the node")
+        return 1
+    sent = {}
+
+    def put(kind, m):
+        r = send_quiet(s, frame(m))
+        if r == "sent":
+            sent[kind] = sent.get(kind, 0) + 1
+
+    for m in last:
+        put("replayed as captured", m)
+    for m in last[:10]:
+        b = bytearray(m)
+        b[41] ^= 0x04  # the body's second byte
+        put("body bit flipped, crc fixed (bad MAC)", fix_crc(bytes(b)))
+        put("random tag (bad MAC)", m[:-TAG] + bytes(rnd.getrandbits(8) for _ in range(TAG)))
+        stripped = bytearray(m[:-AUTH_TRAILER])
+        stripped[6:8] = b"\0\0"
+        put("MAC stripped (no MAC)", fix_crc(bytes(stripped)))
+        # A proposal for the leader, from a member's id, with a made-up tag.
+        cluster, frm, to = struct.unpack_from("<QQQ", m, 8)
+        body = struct.pack("<QI", 77, 12) + b"inject-entry"
+        h = struct.pack("<IBBHQQQI", MAGIC, 1, 2, AUTH_FLAG, cluster, frm, to, len(body))
+        f = h + b"\0\0\0\0" + body + struct.pack("<QQ", 1 << 62, 1 << 40) + bytes(TAG)
+        put("FORWARD with a made-up tag (bad MAC)", fix_crc(f))
+    time.sleep(0.3)
+    closing(s)
+    for kind in sorted(sent):
+        print("%-44s %d" % (kind, sent[kind]))
+    return 0
 
 
 def connect(host, port, timeout=3.0):
@@ -134,11 +286,21 @@ def main():
     ap.add_argument("phase")
     ap.add_argument("host")
     ap.add_argument("port", type=int)
-    ap.add_argument("--peers", required=True)
-    ap.add_argument("--to", required=True)
+    ap.add_argument("--peers", default="")
+    ap.add_argument("--to", default="")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hold", type=float, default=5.0)
+    ap.add_argument("--upstream", default="")
+    ap.add_argument("--capture", default="")
+    ap.add_argument("--max-capture", type=int, default=20000)
+    ap.add_argument("--last", type=int, default=40)
     a = ap.parse_args()
+    if a.phase == "proxy":
+        return proxy(a)
+    if a.phase == "replay":
+        return replay(a)
+    if not a.peers or not a.to:
+        ap.error("--peers and --to are needed for phase " + a.phase)
     rnd = random.Random(a.seed)
     rb = lambda n: bytes(rnd.getrandbits(8) for _ in range(n))
     peers = [p.split("=", 1) for p in a.peers.split(",")]

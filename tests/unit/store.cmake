@@ -21,3 +21,9 @@ add_executable(test_snapshot ${CMAKE_CURRENT_LIST_DIR}/test_snapshot.c)
 target_link_libraries(test_snapshot PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
 add_test(NAME unit_snapshot COMMAND test_snapshot)
 set_tests_properties(unit_raftlog unit_snapshot PROPERTIES TIMEOUT 300)
+
+# Backup snapshot files (src/store/backup.c): verify, restore, refusals.
+add_executable(test_backup ${CMAKE_CURRENT_LIST_DIR}/test_backup.c)
+target_link_libraries(test_backup PRIVATE qfs_store qfs_util PkgConfig::CMOCKA Threads::Threads)
+add_test(NAME unit_backup COMMAND test_backup)
+set_tests_properties(unit_backup PROPERTIES TIMEOUT 300)

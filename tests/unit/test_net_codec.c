@@ -556,7 +556,7 @@ static void test_header_checks(void **state)
 	}
 
 	memcpy(b, buf, len);
-	b[6] = 1; /* flags: none defined in version 1 */
+	b[6] = 1; /* flags: AUTH without its trailer (body_len no longer fits) */
 	refix(b, len);
 	expect_reject(b, len, NET_DROP_GARBAGE);
 
