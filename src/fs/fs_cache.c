@@ -14,13 +14,18 @@
 #include "quorumfs/error.h"
 #include "util/log.h"
 
-static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const char *name)
+static void fs_inval_push_then(struct fs *fs, uint64_t ino, uint64_t parent, const char *name,
+			       void (*then)(void *), void *arg)
 {
 	struct fs_inval *iv = calloc(1, sizeof *iv);
 	if (!iv) {
 		log_error("out of memory: a kernel cache invalidation was dropped");
+		if (then)
+			then(arg);
 		return;
 	}
+	iv->then = then;
+	iv->arg = arg;
 	iv->ino = ino;
 	iv->parent = parent;
 	if (name)
@@ -35,6 +40,30 @@ static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const ch
 	pthread_mutex_unlock(&fs->inval_mu);
 }
 
+static void fs_inval_push(struct fs *fs, uint64_t ino, uint64_t parent, const char *name)
+{
+	fs_inval_push_then(fs, ino, parent, name, NULL, NULL);
+}
+
+static void fs_inval_result(struct fs *fs, const struct store_result *res)
+{
+	for (unsigned i = 0; i < res->n_changed_ino; i++)
+		fs_inval_push(fs, res->changed_ino[i], 0, NULL);
+	for (unsigned i = 0; i < res->n_changed_entry; i++)
+		fs_inval_push(fs, 0, res->changed_entry[i].parent, res->changed_entry[i].name);
+}
+
+void fs_inval_then(struct fs *fs, const struct store_result *res, void (*fn)(void *), void *arg)
+{
+	if (!fs->inval_started) {
+		fn(arg);
+		return;
+	}
+	if (res && res->rc == 0)
+		fs_inval_result(fs, res);
+	fs_inval_push_then(fs, 0, 0, NULL, fn, arg);
+}
+
 void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows, bool orphan)
 {
 	struct fs *fs = ctx;
@@ -42,10 +71,7 @@ void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows,
 	fs_watch_applied(fs, res);
 	if (kernel_knows || res->rc < 0 || !fs->inval_started)
 		return;
-	for (unsigned i = 0; i < res->n_changed_ino; i++)
-		fs_inval_push(fs, res->changed_ino[i], 0, NULL);
-	for (unsigned i = 0; i < res->n_changed_entry; i++)
-		fs_inval_push(fs, 0, res->changed_entry[i].parent, res->changed_entry[i].name);
+	fs_inval_result(fs, res);
 }
 
 static void *fs_inval_loop(void *arg)
@@ -65,7 +91,9 @@ static void *fs_inval_loop(void *arg)
 		if (!iv)
 			return NULL; /* stopping, queue drained */
 		/* -ENOENT: the kernel does not know the inode or name; nothing cached. */
-		if (iv->ino)
+		if (iv->then)
+			iv->then(iv->arg);
+		else if (iv->ino)
 			fuse_lowlevel_notify_inval_inode(fs->se, iv->ino, 0, 0);
 		else
 			fuse_lowlevel_notify_inval_entry(fs->se, iv->parent, iv->name,

@@ -17,6 +17,8 @@ struct fs_inval {
 	uint64_t ino;      /* nonzero: invalidate this inode's data and attributes */
 	uint64_t parent;   /* else: invalidate the entry (parent, name) */
 	char name[256];
+	void (*then)(void *arg); /* else, when set: run it (after what was queued before) */
+	void *arg;
 };
 
 /* Special entries (INTERFACE §4, §5) are virtual inodes numbered from
@@ -209,6 +211,12 @@ int fs_getattr_of(struct fs *fs, uint64_t ino, struct qfs_attr *a);
 void fs_attr_to_stat(const struct fs *fs, const struct qfs_attr *a, struct stat *st);
 void fs_fill_entry(const struct fs *fs, const struct qfs_attr *a, struct fuse_entry_param *e);
 void fs_on_applied(void *ctx, const struct store_result *res, bool kernel_knows, bool orphan);
+/* For a change made through a special entry (the kernel does not know which
+ * key it touched): queues the invalidations res calls for, then fn(arg), on
+ * the invalidation thread, so a reply sent by fn reaches the process only
+ * once its own change is out of the kernel's caches (read-your-writes on
+ * this node).  Loop thread. */
+void fs_inval_then(struct fs *fs, const struct store_result *res, void (*fn)(void *), void *arg);
 
 /* Write-side ops (fs_write.c). */
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

@@ -526,7 +526,18 @@ struct fs_swrite {
 	fuse_req_t req;
 	struct fs_handle *h;
 	size_t size;
+	int rc;
 };
+
+static void fs_swrite_reply(void *arg)
+{
+	struct fs_swrite *w = arg;
+	if (w->rc < 0)
+		fuse_reply_err(w->req, qfs_errno(w->rc));
+	else
+		fuse_reply_write(w->req, w->size);
+	free(w);
+}
 
 static void fs_swrite_done(void *ctx, int rc, const struct store_result *res)
 {
@@ -535,11 +546,9 @@ static void fs_swrite_done(void *ctx, int rc, const struct store_result *res)
 		rc = res->rc;
 	if (rc == 0 && w->h->vkind == FS_V_CAS_FILE)
 		w->h->cas_rev = res->attr.mod_revision; /* a later write() continues the value */
-	if (rc < 0)
-		fuse_reply_err(w->req, qfs_errno(rc));
-	else
-		fuse_reply_write(w->req, w->size);
-	free(w);
+	w->rc = rc;
+	/* The kernel cannot know which key changed: reply once it forgot. */
+	fs_inval_then(w->h->fs, rc == 0 ? res : NULL, fs_swrite_reply, w);
 }
 
 bool fs_special_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -598,12 +607,25 @@ bool fs_special_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 /* ------------------------------------------------------------ unlink, listings */
 
+struct fs_sunlink {
+	fuse_req_t req;
+	int rc;
+};
+
+static void fs_sunlink_reply(void *arg)
+{
+	struct fs_sunlink *u = arg;
+	fuse_reply_err(u->req, u->rc < 0 ? qfs_errno(u->rc) : 0);
+	free(u);
+}
+
 static void fs_sunlink_done(void *ctx, int rc, const struct store_result *res)
 {
-	fuse_req_t req = ctx;
+	struct fs_sunlink *u = ctx;
 	if (rc == 0)
 		rc = res->rc;
-	fuse_reply_err(req, rc < 0 ? qfs_errno(rc) : 0);
+	u->rc = rc;
+	fs_inval_then(fs_of(u->req), rc == 0 ? res : NULL, fs_sunlink_reply, u);
 }
 
 bool fs_special_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -626,7 +648,13 @@ bool fs_special_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct qfs_cmd c = {.op = QFS_OP_CAS_DELETE, .ino = d.dir, .name = name,
 			    .name_len = (uint16_t)len, .expect_rev = d.rev,
 			    .time_ns = node_now_ns()};
-	node_propose(fs->node, &c, false, fs_sunlink_done, req);
+	struct fs_sunlink *u = calloc(1, sizeof *u);
+	if (!u) {
+		fuse_reply_err(req, ENOMEM);
+		return true;
+	}
+	u->req = req;
+	node_propose(fs->node, &c, false, fs_sunlink_done, u);
 	return true;
 }
 

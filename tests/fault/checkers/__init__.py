@@ -1,0 +1,1 @@
+"""Checkers for the fault-injection harness's histories (see README.md)."""
