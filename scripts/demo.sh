@@ -52,6 +52,12 @@ Try:
   $ctl --data $m/n1/data members
   set -o noclobber; echo me > $m/n2/mnt/lock; echo you > $m/n3/mnt/lock   # one wins
   getfattr -d -m user.quorumfs $m/n1/mnt/app/config/version
+  rev=\$(cat $m/n1/mnt/app/config/.rev/version)          # compare-and-swap:
+  echo v2 > $m/n2/mnt/app/config/.cas/\$rev/version     # wins once; again: ECANCELED
+  mkdir $m/n1/mnt/jobs; echo job1 > $m/n1/mnt/jobs/.enqueue
+  cat $m/n3/mnt/jobs/.dequeue                       # job1 (blocks when empty)
+  cat $m/n2/mnt/app/.watch                          # one line per change (Ctrl-C)
+  ls $m/n1/mnt/members; cat $m/n1/mnt/.status
 Kill the leader (see 'leader=' in status) with fusermount3 -u on its mount and
 keep writing on the others; start it again with this command.
 Stop the cluster:  bash $top/scripts/demo.sh stop
