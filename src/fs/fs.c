@@ -76,6 +76,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Every write must reach us (and commit) inside write(): no writeback. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	/* One write() cut into several requests (a buffer not resident at a
+	 * page boundary) must reach us in order: with async direct I/O the
+	 * kernel sends the pieces at once, and a later piece could be
+	 * proposed before the first, which carries the folded O_TRUNC. */
+	conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO;
 	/* The largest write the kernel sends in one request, whatever the value
 	 * limit: a single write() over the limit is then refused whole. */
 	conn->max_write = QFS_VALUE_MAX_HARD;
