@@ -7,7 +7,9 @@
  * any node, then tries again; O_NONBLOCK gets EAGAIN instead.
  *
  * A DEQUEUE that commits after its opener gave up (ETIMEDOUT: outcome
- * unknown) is put back the same way when it applies here.
+ * unknown) is put back the same way when it applies here, in the same run
+ * (a node replaying its earlier runs' entries after a wipe must not put
+ * back what was handed over then).
  *
  * A signal interrupts a parked open at once.  One whose DEQUEUE is already
  * in flight may still get an item: it is put back under its own name (a
@@ -181,8 +183,8 @@ void fs_dq_applied(struct fs *fs, const struct store_result *res, bool orphan)
 	if (res->rc < 0 || res->n_changed_entry == 0)
 		return;
 	if (orphan && res->op == QFS_OP_DEQUEUE) {
-		/* Our consumer gave up (ETIMEDOUT) before this pop committed:
-		 * nobody will read the item, so it goes back. */
+		/* Our consumer (this run's) gave up (ETIMEDOUT) before this pop
+		 * committed: nobody will read the item, so it goes back. */
 		fs_dq_requeue(fs, res->changed_entry[0].parent, res);
 		return;
 	}

@@ -61,8 +61,8 @@ typedef void (*node_done_fn)(void *ctx, int rc, const struct store_result *res);
 /* Observer of every applied command, on the loop thread, after the proposer's
  * completion ran: fs/ invalidates kernel caches with it.  `kernel_knows`: the
  * command came from this node's kernel, whose caches already reflect it.
- * `orphan`: this node proposed it but nobody waits any more (the proposer
- * gave up with ETIMEDOUT, or it was proposed before a restart). */
+ * `orphan`: this run of this node proposed it but nobody waits any more
+ * (the proposer gave up with ETIMEDOUT). */
 typedef void (*node_applied_fn)(void *ctx, const struct store_result *res, bool kernel_knows,
 				bool orphan);
 

@@ -207,8 +207,13 @@ int node_cluster_init(struct node *n, bool fresh)
 	if (store_meta_get(rt, META_EPOCH, &epoch, sizeof epoch, &len) < 0 || len != sizeof epoch)
 		epoch = 0;
 	store_rend(rt);
-	/* A new boot epoch: request ids never repeat across restarts. */
-	epoch++;
+	/* A new boot epoch: request ids never repeat across restarts, nor
+	 * across a wiped data directory: the replicated session table still
+	 * holds the ids this name used before, and ids at or below them are
+	 * skipped as duplicates.  So the epoch is also at least the wall clock
+	 * in seconds (u32 until 2106), above any earlier run's. */
+	uint32_t now_s = (uint32_t)(node_now_ns() / 1000000000ull);
+	epoch = epoch >= now_s ? epoch + 1 : now_s;
 	struct store_wtxn *t;
 	int erc = store_wbegin(n->store, &t);
 	if (erc == 0)
@@ -220,6 +225,7 @@ int node_cluster_init(struct node *n, bool fresh)
 	if (erc < 0)
 		return erc;
 	n->next_req_id = ((uint64_t)epoch << 32) + 1;
+	n->boot_epoch = epoch;
 	if (!n->listen && !fresh && n->n_book > 1)
 		log_warn("this data directory belongs to a cluster, but no --listen was given");
 	if (n->advertise)

@@ -158,6 +158,7 @@ struct node {
 	bool stopping;
 	bool started;
 	pthread_t thread;
+	uint32_t boot_epoch;  /* this run's: the high half of its request ids */
 	uint64_t next_req_id; /* guarded by mu; (boot epoch << 32) + sequence, so
 	                         ids never repeat across restarts */
 

@@ -372,7 +372,11 @@ static void node_process_one(struct node *n)
 		if (p)
 			node_pending_finish(n, p, 0, &a->res);
 		if (n->on_applied)
-			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows, mine && !p);
+			/* Orphan: proposed by this very run, and its proposer gave up.
+			 * Entries of an earlier run (a wiped or restarted node
+			 * catching up) were answered, or not, by that run. */
+			n->on_applied(n->on_applied_ctx, &a->res, kernel_knows,
+				      mine && !p && (a->req_id >> 32) == n->boot_epoch);
 		store_result_release(&a->res);
 	}
 	free(applied);

@@ -8,7 +8,9 @@
 #     which needs a snapshot since the leader compacted its log;
 #  2. the same follower is killed, its data dir wiped (rm -rf), 2,000 more
 #     writes commit, and it restarts with the same --peer flags: it is rebuilt
-#     from a snapshot (same tree) and serves and accepts writes again.
+#     from a snapshot (same tree) and serves and accepts writes again (its
+#     earlier self had written 200 keys: its new request ids must not be
+#     taken for those).
 . "$(dirname "$0")/cluster_lib.sh"
 CL_OPTS=(--write-timeout 5s --snapshot-entries 1000)
 NWRITERS=5
@@ -59,6 +61,10 @@ cl_check_same_tree "after SIGCONT of ${CL_NAME[F]}" "$L" "$F" $((6 - L - F))
 check_content "${CL_MNT[F]}/d7/k42" $'round 10 key d7/k42\n' "a key on ${CL_NAME[F]} after SIGCONT"
 
 # --- 2. killed, data dir wiped, restarted ----------------------------------
+# Writes made on F first: the replicated session table then remembers F's
+# request ids, which a rebuilt F must not reuse (they would be skipped as
+# duplicates and its writes would never apply).
+for i in $(seq 1 200); do echo "$i" >"${CL_MNT[F]}/from-old-$i" || fail "write $i on ${CL_NAME[F]} failed"; done
 cl_kill "$F"
 rm -rf "${CL_DATA[F]}" || die "could not wipe ${CL_DATA[F]}"
 write_rounds 11 12 wiped
