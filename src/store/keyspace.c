@@ -445,6 +445,21 @@ static int finish_value(struct ks *k, struct store_inode *x, const void *data, s
 	return 0;
 }
 
+/* Writes data at offset into x's value (extended with zeros if needed):
+ * the change itself, checked by the caller. */
+static int patch_value(struct ks *k, struct store_inode *x, uint64_t offset, const void *data,
+		       size_t len)
+{
+	uint64_t end = offset + len;
+	size_t size = (size_t)(end > x->a.size ? end : x->a.size);
+	uint8_t *buf;
+	TRY(value_scratch(k, x->a.ino, x->a.size, size, &buf));
+	if (len)
+		memcpy(buf + offset, data, len);
+	begin_change(k);
+	return finish_value(k, x, buf, size);
+}
+
 static int op_put(struct ks *k)
 {
 	const struct qfs_cmd *c = k->c;
@@ -472,13 +487,7 @@ static int op_write(struct ks *k)
 		k->res->attr = x.a; /* write(2) of nothing changes nothing */
 		return 0;
 	}
-	uint64_t end = c->offset + c->data_len;
-	size_t size = (size_t)(end > x.a.size ? end : x.a.size);
-	uint8_t *buf;
-	TRY(value_scratch(k, x.a.ino, x.a.size, size, &buf));
-	memcpy(buf + c->offset, c->data, c->data_len);
-	begin_change(k);
-	return finish_value(k, &x, buf, size);
+	return patch_value(k, &x, c->offset, c->data, c->data_len);
 }
 
 static int op_append(struct ks *k)
@@ -793,14 +802,7 @@ static int op_cas_put(struct ks *k)
 		begin_change(k);
 		return finish_value(k, &x, c->data, c->data_len);
 	}
-	uint64_t end = c->offset + c->data_len;
-	size_t size = (size_t)(end > x.a.size ? end : x.a.size);
-	uint8_t *buf;
-	TRY(value_scratch(k, x.a.ino, x.a.size, size, &buf));
-	if (c->data_len)
-		memcpy(buf + c->offset, c->data, c->data_len);
-	begin_change(k);
-	return finish_value(k, &x, buf, size);
+	return patch_value(k, &x, c->offset, c->data, c->data_len);
 }
 
 static int op_cas_delete(struct ks *k)
