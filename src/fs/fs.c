@@ -333,10 +333,12 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (rc < 0)
 		return fs_reply_rc(req, rc);
 	rc = store_read(t, ino, 0, SIZE_MAX, &data, &len);
-	if (rc == 0 && off == 0 && size >= len) {
-		fuse_reply_buf(req, data, len); /* the whole value in one reply */
-	} else if (rc == 0) {
-		/* The reader takes this value in pieces: keep a copy of it. */
+	if (rc == 0) {
+		/* Every later read() of this open is served from this copy, even
+		 * when this one returns the whole value: readers read again until
+		 * EOF, and that read at offset `len` must not see the tail of a
+		 * newer, longer value (the fault soak saw "w2-680" + "9" of
+		 * "w9-1019" read as "w2-6809"). */
 		sn = fs_handle_snap(h, data, len, &rc);
 		if (sn) {
 			fs_reply_slice(req, sn->data, sn->len, off, size);

@@ -96,4 +96,23 @@ run_round() {
 run_round dd 100000 200
 run_round printf 100000 200
 run_round dd "$QFS_VALUE_MAX" 40
+
+# One open reads one value: a reader that got the whole value and reads
+# again for EOF must get EOF, not the tail of a newer, longer value (this
+# mixed "w2-680" + "9" of "w9-1019" into "w2-6809" in the fault soak).
+printf 'w2-680' >"$M/reg" || fail "write of reg failed"
+out=$(python3 - "$M/reg" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+first = os.read(fd, 1 << 20)
+w = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(w, b"w9-1019")
+os.close(w)
+rest = os.read(fd, 1 << 20)
+again = os.pread(fd, 1 << 20, 0)
+print(first.decode(), rest.decode() or "EOF", again.decode())
+PY
+)
+check_eq "$out" "w2-680 EOF w2-680" "reads of one open across a longer value's write (first, next, pread at 0)"
+check_content "$M/reg" "w9-1019" "the new value, read by a new open"
 qfs_done
