@@ -12,7 +12,7 @@ pkgs+=(openssl)
 pkgs+=(systemd dpkg-dev groff-base man-db gzip)
 # Fault injection (tests/fault): DROP rules inside network namespaces
 # (iptables-nft; nftables for `nft list ruleset` when debugging).
-pkgs+=(iptables nftables)
+pkgs+=(iptables nftables gdb)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -92,6 +92,16 @@ def run(cmd, timeout=20, check=False, input=None):
 
 # --- the ledger ---------------------------------------------------------------
 
+def allow_core_dumps():
+    """In the daemon's child: a crash leaves a core in its cwd (core_pattern
+    "core"), which check_crashes turns into a backtrace."""
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        pass
+
+
 class Ledger:
     """Append-only record of what this run created (RUN/resources.jsonl)."""
 
@@ -263,7 +273,8 @@ class Node:
             logf.write(("=== %s start: %s\n" % (time.strftime("%H:%M:%S"), " ".join(argv))).encode())
             logf.flush()
             self.proc = subprocess.Popen(argv, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=logf, start_new_session=True)
+                                         stderr=logf, start_new_session=True,
+                                         preexec_fn=allow_core_dumps)
         self.cl.ledger.proc(self.proc.pid, "daemon", self.name)
         self.cl.ledger.add(kind="mount", path=self.mnt)
         self.up = True

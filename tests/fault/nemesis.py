@@ -118,6 +118,22 @@ class Nemesis:
         except (KeyError, ValueError):
             return None
 
+    def backtrace(self, n):
+        """Print the backtrace of a crashed daemon's core, when gdb and a core exist."""
+        import glob
+        import subprocess
+        cores = sorted(glob.glob(os.path.join(n.cwd, "core*")), key=os.path.getmtime)
+        if not cores:
+            print("  (no core dump of %s in %s)" % (n.name, n.cwd), flush=True)
+            return
+        if not shutil.which("gdb"):
+            print("  core dump of %s: %s (gdb not installed)" % (n.name, cores[-1]), flush=True)
+            return
+        out = subprocess.run(["gdb", "-batch", "-ex", "thread apply all bt 20", n.cl.bin, cores[-1]],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60).stdout
+        print("  backtrace of %s (%s):\n%s" % (n.name, cores[-1], out.decode(errors="replace")[-6000:]),
+              flush=True)
+
     def check_crashes(self, cycle):
         """A daemon that should run but exited by itself: a failure; restart it."""
         for n in self.cl.nodes:
@@ -125,6 +141,7 @@ class Nemesis:
                 rc = n.proc.returncode
                 self.crashes.append({"node": n.name, "rc": rc, "cycle": cycle})
                 self.note(cycle, "CRASH", node=n.name, exit=rc)
+                self.backtrace(n)
                 n.kill9()
                 n.start()
                 n.wait_mounted()
