@@ -6,33 +6,26 @@
  * BLAKE2b-256 recomputed) so that the fuzzer gets past the checksum into the
  * embedded snapshot's records.  Either way the reader must accept or refuse,
  * never crash, and say why when it refuses. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create (memfile.h) */
 #include "store/backup.h"
 
 #include <sodium.h>
+#include "memfile.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define HDR 96u
 
 static void verify(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("backup", 0);
+	char path[64], err[512];
+	int fd = fuzz_memfile(data, size, path, sizeof path);
 	if (fd < 0)
 		return;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = write(fd, data + done, size - done);
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	char path[64], err[512];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	err[0] = '\0';
 	struct store_backup_info info;
 	if (store_backup_verify(path, &info, err, sizeof err) < 0 && !err[0])
