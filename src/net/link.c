@@ -29,12 +29,32 @@
 
 /* One outgoing link: a push0 socket dialing `url`.  Peers have an id; URL
  * links (net_send_url) have id 0 and are recycled least recently used. */
+/* nng 1.5.2's push0 (Debian 12; rewritten upstream later) can leave a pipe
+ * on the socket's ready list after the pipe closed (a send completing, or
+ * the pipe starting, while the connection drops puts it back), and then
+ * frees it.  The next send on that socket, or the next connection its
+ * dialer makes, uses the freed pipe: the fault soak hit it as a SIGSEGV in
+ * nni_list_remove under nng_sendmsg right after a killed peer came back.
+ * So a push socket serves one connection only.  Once a pipe of it is being
+ * destroyed (REM_POST, which nng runs before it frees the pipe) the guard
+ * is broken: new pipes are refused before push0 sees them (ADD_PRE) and we
+ * never send on that socket again; the next send replaces it with a fresh
+ * socket and dialer.  Sends hold the guard's lock around nng_sendmsg, so a
+ * pipe cannot be freed under a send that checked the guard just before.
+ * The socket's closer frees the guard once nng_close returned (no callback
+ * runs after that). */
+struct link_guard {
+	pthread_mutex_t mu; /* a leaf lock */
+	bool broken;
+};
+
 struct link {
 	bool used;
 	uint64_t id;
 	uint64_t last_use; /* URL links: n->link_clock at the last send */
 	nng_socket sock;
 	nng_dialer dialer;
+	struct link_guard *guard;
 	uint64_t tls_auth_seen; /* nng's "auth" count of the dialer, as last read */
 	char url[NET_MAX_URL + 1];
 };
@@ -76,6 +96,7 @@ struct net {
 	_Atomic uint64_t sent, sent_bytes, received, received_bytes;
 	_Atomic uint64_t dropped[NET_DROP_MAX_];
 	_Atomic uint64_t send_full, send_no_peer, send_failed;
+	_Atomic uint64_t relinked; /* push sockets replaced after a lost connection */
 
 	/* Receive callback only (nng runs it one at a time for our one aio). */
 	bool drop_logged[NET_DROP_MAX_];
@@ -294,36 +315,80 @@ static const char *url_misfit(const struct net *n)
 	                     : "a tls+tcp:// URL, but this node has no --tls-cert/--tls-key/--tls-ca";
 }
 
+static bool guard_broken(struct link_guard *g)
+{
+	pthread_mutex_lock(&g->mu);
+	bool b = g->broken;
+	pthread_mutex_unlock(&g->mu);
+	return b;
+}
+
+static void guard_free(struct link_guard *g)
+{
+	if (g) {
+		pthread_mutex_destroy(&g->mu);
+		free(g);
+	}
+}
+
+static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)ev;
+	if (guard_broken(arg))
+		nng_pipe_close(p); /* refused before push0 sees it */
+}
+
+static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	struct link_guard *g = arg;
+	pthread_mutex_lock(&g->mu); /* waits for a send in progress */
+	g->broken = true;
+	pthread_mutex_unlock(&g->mu);
+}
+
 static int link_open(struct net *n, struct link *l, uint64_t id, const char *url)
 {
 	nng_socket s;
 	nng_dialer d;
 	if (!url_fits(n, url))
 		return QFS_EINVAL;
+	struct link_guard *g = calloc(1, sizeof *g);
+	if (!g)
+		return QFS_ENOMEM;
+	pthread_mutex_init(&g->mu, NULL);
 	int rv = nng_push0_open(&s);
-	if (rv != 0)
+	if (rv != 0) {
+		guard_free(g);
 		return net_err(rv);
+	}
 	/* Our client config replaces the dialer's own, which would check the
 	 * peer's certificate for the URL's host name: peers are verified
 	 * against the CA only (docs/usage.md "Securing peer traffic"). */
-	if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, n->send_queue)) ||
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_added, g)) ||
+	    (rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_removed, g)) ||
+	    (rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, n->send_queue)) ||
 	    (rv = nng_dialer_create(&d, s, url)) ||
 	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, n->reconnect_min)) ||
 	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, n->reconnect_max)) ||
 	    (n->tls_client && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, n->tls_client)))) {
 		nng_close(s);
+		guard_free(g);
 		return net_err(rv);
 	}
 	(void)nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true); /* ENOTSUP off tcp */
 	/* NONBLOCK: an absent peer does not fail or delay this; nng retries. */
 	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
 		nng_close(s);
+		guard_free(g);
 		return net_err(rv);
 	}
 	l->used = true;
 	l->id = id;
 	l->sock = s;
 	l->dialer = d;
+	l->guard = g;
 	l->tls_auth_seen = 0;
 	l->last_use = 0;
 	snprintf(l->url, sizeof l->url, "%s", url);
@@ -338,43 +403,91 @@ static int link_open(struct net *n, struct link *l, uint64_t id, const char *url
 
 struct closer {
 	nng_socket s;
+	struct link_guard *guard; /* a push socket's: freed once closed */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done, abandoned;
+	bool background; /* counted in bg_running */
 };
+
+/* Closes still running in the background (link_renew), process-wide:
+ * net_free waits for them, bounded, so that none outlives its caller. */
+static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cv = PTHREAD_COND_INITIALIZER;
+static unsigned bg_running;
 
 static void *closer_main(void *arg)
 {
 	struct closer *c = arg;
 	nng_close(c->s);
+	guard_free(c->guard); /* no pipe callback runs after nng_close returned */
+	c->guard = NULL;
 	pthread_mutex_lock(&c->mu);
 	c->done = true;
-	bool abandoned = c->abandoned;
+	bool abandoned = c->abandoned, background = c->background;
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	if (abandoned) /* nobody waits any more: ours to free */
 		free(c);
+	if (background) {
+		pthread_mutex_lock(&bg_mu);
+		bg_running--;
+		pthread_cond_broadcast(&bg_cv);
+		pthread_mutex_unlock(&bg_mu);
+	}
 	return NULL;
 }
 
-static void close_bounded(nng_socket s)
+static void wait_background_closes(void)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += NET_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&bg_mu);
+	while (bg_running && pthread_cond_timedwait(&bg_cv, &bg_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&bg_mu);
+}
+
+/* Closes s (and frees g after it) on a thread of its own; waits up to
+ * NET_CLOSE_WAIT_MS when `wait`, else returns at once. */
+static void close_socket(nng_socket s, struct link_guard *g, bool wait)
 {
 	struct closer *c = calloc(1, sizeof *c);
 	pthread_t t;
 	if (!c) {
 		nng_close(s);
+		guard_free(g);
 		return;
 	}
 	c->s = s;
+	c->guard = g;
+	c->abandoned = !wait;
+	c->background = !wait;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	if (c->background) {
+		pthread_mutex_lock(&bg_mu);
+		bg_running++;
+		pthread_mutex_unlock(&bg_mu);
+	}
 	if (pthread_create(&t, NULL, closer_main, c) != 0) {
+		if (c->background) {
+			pthread_mutex_lock(&bg_mu);
+			bg_running--;
+			pthread_mutex_unlock(&bg_mu);
+		}
 		nng_close(s);
+		guard_free(g);
 		free(c);
+		return;
+	}
+	if (!wait) {
+		pthread_detach(t);
 		return;
 	}
 	struct timespec until;
@@ -396,11 +509,31 @@ static void close_bounded(nng_socket s)
 	}
 }
 
+static void close_bounded(nng_socket s)
+{
+	close_socket(s, NULL, true);
+}
+
 static void link_close(struct link *l)
 {
 	if (l->used)
-		close_bounded(l->sock);
+		close_socket(l->sock, l->guard, true);
 	memset(l, 0, sizeof *l);
+}
+
+/* A link whose connection is gone gets a fresh socket (see struct
+ * link_guard); the old one closes in the background.  On failure the
+ * link stays broken and the next send tries again. */
+static int link_renew(struct net *n, struct link *l)
+{
+	struct link old = *l;
+	int rc = link_open(n, l, old.id, old.url);
+	if (rc != 0)
+		return rc;
+	l->last_use = old.last_use;
+	close_socket(old.sock, old.guard, false);
+	count(&n->relinked, 1);
+	return 0;
 }
 
 static bool url_ok(const char *url)
@@ -517,7 +650,18 @@ static int build(struct net *n, const struct net_msg *in, nng_msg **out)
 static int link_send(struct net *n, struct link *l, nng_msg *msg)
 {
 	size_t len = nng_msg_len(msg);
-	int rv = nng_sendmsg(l->sock, msg, NNG_FLAG_NONBLOCK);
+	if (guard_broken(l->guard)) {
+		int rc = link_renew(n, l);
+		if (rc != 0) {
+			nng_msg_free(msg);
+			count(&n->send_failed, 1);
+			return rc;
+		}
+	}
+	struct link_guard *g = l->guard;
+	pthread_mutex_lock(&g->mu);
+	int rv = g->broken ? NNG_ECLOSED : nng_sendmsg(l->sock, msg, NNG_FLAG_NONBLOCK);
+	pthread_mutex_unlock(&g->mu);
 	if (rv == 0) {
 		count(&n->sent, 1);
 		count(&n->sent_bytes, len);
@@ -873,6 +1017,7 @@ void net_free(struct net *n)
 	for (size_t i = 0; i < NET_MAX_URL_LINKS; i++)
 		link_close(&n->url_links[i]);
 	pthread_mutex_unlock(&n->mu);
+	wait_background_closes();
 	pthread_mutex_destroy(&n->mu);
 	/* The sockets hold their own references to the configs. */
 	if (n->tls_client)
@@ -913,6 +1058,7 @@ void net_stats(const struct net *n, struct net_stats *st)
 	st->send_full = load(&n->send_full);
 	st->send_no_peer = load(&n->send_no_peer);
 	st->send_failed = load(&n->send_failed);
+	st->relinked = load(&n->relinked);
 	st->tls_accept_failed = load(&n->tls_accept_failed);
 	st->tls_dial_failed = load(&n->tls_dial_failed);
 }

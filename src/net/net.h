@@ -418,6 +418,7 @@ struct net_stats {
 	uint64_t send_full;              /* dropped: peer queue full */
 	uint64_t send_no_peer;           /* dropped: unknown peer */
 	uint64_t send_failed;            /* dropped: other errors (encode, memory, closed) */
+	uint64_t relinked;               /* push sockets replaced after a lost connection */
 	/* TLS handshakes that failed (a certificate not signed by our CA, or
 	 * not TLS at all), as nng counts them, read every NET_TLS_POLL_MS. */
 	uint64_t tls_accept_failed; /* connections to our listener */

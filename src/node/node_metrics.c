@@ -203,6 +203,8 @@ static void render_net(struct node *n, struct qfs_text *t)
 	qfs_metric_u64(t, "quorumfs_peer_send_drops_total", "reason=\"unknown peer\"",
 		       ns.send_no_peer);
 	qfs_metric_u64(t, "quorumfs_peer_send_drops_total", "reason=\"failed\"", ns.send_failed);
+	counter(t, "quorumfs_peer_links_renewed_total",
+		"Links to peers given a fresh connection after theirs was lost.", ns.relinked);
 	qfs_metric_help(t, "quorumfs_peer_tls_handshake_failures_total", "counter",
 			"Peer TLS handshakes nng reports as authentication failures (--tls-*: a "
 			"certificate not signed by --tls-ca), on our listener (accept) or our links (dial).");
