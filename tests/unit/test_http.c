@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "free_port.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -52,18 +54,6 @@ static int fake_health(void *ctx, char *why, size_t cap)
 	return 0;
 }
 
-/* A free port on 127.0.0.1 (the kernel's choice; closed again). */
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(s >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	socklen_t len = sizeof a;
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	close(s);
-	return ntohs(a.sin_port);
-}
 
 /* One request with Connection: close; the whole response in buf. */
 static void get(int port, const char *method, const char *path, char *buf, size_t cap)

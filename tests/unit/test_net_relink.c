@@ -20,11 +20,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "free_port.h"
+
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,18 +127,6 @@ static void *flood_main(void *arg)
 	return NULL;
 }
 
-static int free_tcp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	socklen_t len = sizeof a;
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void on_recv(void *ctx, const struct net_decoded *d)
 {
 	(void)ctx;
@@ -150,7 +137,7 @@ static void test_peer_killed_under_traffic(void **state)
 {
 	(void)state;
 	char url[64];
-	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_tcp_port());
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
 	struct net_config cfg = {.self_id = 1, .cluster_id = CLUSTER, .send_queue = 16,
 	                         .reconnect_min_ms = 5, .reconnect_max_ms = 50};
 	struct net *n = NULL;
