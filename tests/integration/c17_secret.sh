@@ -76,21 +76,15 @@ done
 grep -q "listening on .* beyond loopback" "${CL_LOG[1]}" &&
 	fail "n1 warned about an unauthenticated listener although it has a secret"
 
-# metric I NAME{LABELS}: the value on node I (0 when absent).
-metric() {
-	local v
-	v=$(timeout -k 2 10 cat "${CL_MNT[$1]}/.metrics" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }')
-	echo "${v:-0}"
-}
 AUTH='quorumfs_peer_messages_dropped_total{reason="auth"}'
 REPLAY='quorumfs_peer_messages_dropped_total{reason="replay"}'
 for i in 1 2 3; do
-	check_eq "$(metric "$i" "$AUTH")" 0 "auth drops on ${CL_NAME[i]} before any intruder"
+	check_eq "$(cl_metric "$i" "$AUTH")" 0 "auth drops on ${CL_NAME[i]} before any intruder"
 done
 
 # ---- replays and forgeries to n2 ------------------------------------------------
 sleep 1 # some traffic through the proxy
-a0=$(metric 2 "$AUTH") r0=$(metric 2 "$REPLAY")
+a0=$(cl_metric 2 "$AUTH") r0=$(cl_metric 2 "$REPLAY")
 out=$(timeout -k 5 60 python3 "$GARBAGE" replay 127.0.0.1 "${CL_PORT[2]}" --capture "$T/capture.bin" --last 40 2>&1)
 rc=$?
 echo "$out" >"$T/replay.out"
@@ -101,7 +95,7 @@ nforged=$(grep -E 'bad MAC|no MAC' <<<"$out" | awk '{ s += $NF } END { print s +
 [ "${nrep:-0}" -ge 20 ] || fail "the replay sender sent only '${nrep:-0}' recorded messages"
 end=$(($(now_ms) + 10000))
 while :; do
-	a1=$(metric 2 "$AUTH") r1=$(metric 2 "$REPLAY")
+	a1=$(cl_metric 2 "$AUTH") r1=$(cl_metric 2 "$REPLAY")
 	[ $((r1 - r0)) -ge "${nrep:-1}" ] && [ $((a1 - a0)) -ge "$nforged" ] && break
 	[ "$(now_ms)" -lt "$end" ] || break
 	sleep 0.2
@@ -174,15 +168,15 @@ cl_stop 7
 # ---- counted, and logged only a few times ----------------------------------------
 total=0
 for i in 1 2 3; do
-	a=$(metric "$i" "$AUTH")
+	a=$(cl_metric "$i" "$AUTH")
 	total=$((total + a))
 	lines=$(grep -c 'net: dropped .*: auth' "${CL_LOG[i]}")
 	rlines=$(grep -c 'net: dropped .*: replay' "${CL_LOG[i]}")
-	qfs_log "${CL_NAME[i]}: $a auth drops, $(metric "$i" "$REPLAY") replay drops; $lines auth and $rlines replay log lines"
+	qfs_log "${CL_NAME[i]}: $a auth drops, $(cl_metric "$i" "$REPLAY") replay drops; $lines auth and $rlines replay log lines"
 	[ "$lines" -le 3 ] || fail "${CL_NAME[i]} logged $lines lines for auth drops (at most one a minute)"
 	[ "$rlines" -le 3 ] || fail "${CL_NAME[i]} logged $rlines lines for replay drops (at most one a minute)"
 done
-a1=$(metric 1 "$AUTH")
+a1=$(cl_metric 1 "$AUTH")
 [ "$a1" -ge 10 ] || fail "n1 counted only $a1 auth drops (joins and impostors talk to it)"
 grep -q 'net: dropped .*: auth' "${CL_LOG[1]}" || fail "n1 logged no auth drop"
 [ "$total" -ge 50 ] || fail "only $total auth drops counted on the real nodes"

@@ -87,13 +87,8 @@ for i in 1 2 3; do
 	done
 done
 
-metric() { # I NAME{LABELS}
-	local v
-	v=$(timeout -k 2 10 cat "${CL_MNT[$1]}/.metrics" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }')
-	echo "${v:-0}"
-}
 ACCEPT='quorumfs_peer_tls_handshake_failures_total{side="accept"}'
-check_eq "$(metric 1 "$ACCEPT")" 0 "TLS handshake failures on n1 before any intruder"
+check_eq "$(cl_metric 1 "$ACCEPT")" 0 "TLS handshake failures on n1 before any intruder"
 
 # ---- a certificate from another CA ---------------------------------------------
 cl_wait_leader 10 || fail "no stable leader before the intruders"
@@ -156,16 +151,16 @@ done
 
 # ---- counted, and logged a few times ---------------------------------------------------
 end=$(($(now_ms) + 5000))
-while [ "$(metric 1 "$ACCEPT")" -lt 5 ] && [ "$(now_ms)" -lt "$end" ]; do sleep 0.2; done
+while [ "$(cl_metric 1 "$ACCEPT")" -lt 5 ] && [ "$(now_ms)" -lt "$end" ]; do sleep 0.2; done
 total=0
 for i in 1 2 3; do
-	a=$(metric "$i" "$ACCEPT")
+	a=$(cl_metric "$i" "$ACCEPT")
 	total=$((total + a))
 	lines=$(grep -c 'failed the TLS handshake' "${CL_LOG[i]}")
 	qfs_log "${CL_NAME[i]}: $a refused TLS handshakes, $lines log lines"
 	[ "$lines" -le 3 ] || fail "${CL_NAME[i]} logged $lines lines for refused TLS handshakes (at most one a minute)"
 done
-[ "$(metric 1 "$ACCEPT")" -ge 5 ] || fail "n1 counted $(metric 1 "$ACCEPT") refused TLS handshakes (n4 joins through it)"
+[ "$(cl_metric 1 "$ACCEPT")" -ge 5 ] || fail "n1 counted $(cl_metric 1 "$ACCEPT") refused TLS handshakes (n4 joins through it)"
 grep -q 'failed the TLS handshake' "${CL_LOG[1]}" || fail "n1 logged no refused TLS handshake"
 grep -q 'TLS handshake(s) with peers we dial failed' "${CL_LOG[4]}" ||
 	note "n4 did not log its failed handshakes (it stopped within the first poll?)"

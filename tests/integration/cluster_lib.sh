@@ -283,6 +283,13 @@ cl_field() {
 	cl_ctl "$1" status 2>/dev/null | sed -n "s/^$2=//p"
 }
 
+# cl_metric I NAME{LABELS}: that sample of node I's .metrics (0 when absent).
+cl_metric() {
+	local v
+	v=$(timeout -k 2 10 cat "${CL_MNT[$1]}/.metrics" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }')
+	echo "${v:-0}"
+}
+
 # cl_applied I: applied index of node I (0 on error).
 cl_applied() {
 	local a
