@@ -27,8 +27,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* One outgoing link: a push0 socket dialing `url`.  Peers have an id; URL
- * links (net_send_url) have id 0 and are recycled least recently used. */
 /* nng 1.5.2's push0 (Debian 12; rewritten upstream later) can leave a pipe
  * on the socket's ready list after the pipe closed (a send completing, or
  * the pipe starting, while the connection drops puts it back), and then
@@ -48,6 +46,8 @@ struct link_guard {
 	bool broken;
 };
 
+/* One outgoing link: a push0 socket dialing `url`.  Peers have an id; URL
+ * links (net_send_url) have id 0 and are recycled least recently used. */
 struct link {
 	bool used;
 	uint64_t id;
