@@ -129,8 +129,10 @@ struct conf_probe {
 	uint64_t node;
 	bool voter, learner;
 	uint64_t leader;
+	char name[NET_MAX_NAME + 1]; /* node's, from the address book ("" if unknown) */
 };
 
+/* On the loop thread, which owns the Raft state and the address book. */
 static int admin_probe_fn(struct node *n, void *arg)
 {
 	struct conf_probe *p = arg;
@@ -139,6 +141,8 @@ static int admin_probe_fn(struct node *n, void *arg)
 	p->voter = raft_conf_is_voter(&st.conf, p->node);
 	p->learner = raft_conf_is_learner(&st.conf, p->node);
 	p->leader = st.leader;
+	const struct node_member *m = node_book_find(n, p->node);
+	snprintf(p->name, sizeof p->name, "%s", m ? m->name : "");
 	return 0;
 }
 
@@ -222,8 +226,7 @@ static void admin_transfer(struct node *n, struct reply *r, const char *name)
 		nng_msleep(20);
 		node_call(n, admin_probe_fn, &p);
 		if (p.leader == to) {
-			const struct node_member *m = node_book_find(n, to);
-			out(r, "ok\nleader is now %s\n", m ? m->name : name ? name : "?");
+			out(r, "ok\nleader is now %s\n", p.name[0] ? p.name : name ? name : "?");
 			return;
 		}
 	}
