@@ -158,6 +158,9 @@ while [ "$(now_ms)" -lt "$end" ]; do
 	sleep 0.05
 done
 [ $moved = 1 ] || fail "transfer-leader without a NAME: no other node became leader within 3 s"
+# Its output names the node that took over (looked up in the address book).
+cl_wait_leader 5 || fail "nodes do not agree on the leader after transfer-leader without a NAME"
+[[ "$OUT" == *"leader is now ${CL_NAME[CL_LEADER]}"* ]] || fail "transfer-leader without a NAME printed '$OUT', not the new leader ${CL_NAME[CL_LEADER]}"
 ctl_rc "$L" transfer-leader nosuchnode
 [ "$RC" != 0 ] || fail "transfer-leader to a non-member succeeded"
 cl_done
